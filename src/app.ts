@@ -1,0 +1,64 @@
+// Builds the HTTP request handler: the lean purchase route first, Express for everything else. Never listens.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import path from 'node:path';
+import cookieParser from 'cookie-parser';
+import express from 'express';
+import helmet from 'helmet';
+import type { Container } from './container';
+import { loadSession } from './middleware/auth';
+import { csrfProtection } from './middleware/csrf';
+import { withLayout } from './middleware/layout';
+import { errorHandler, notFound } from './middleware/errorHandler';
+import { pageBucket } from './middleware/rateLimits';
+import { requestLogger } from './middleware/requestLogger';
+import { TokenBucket } from './lib/TokenBucket';
+import { routes } from './routes';
+
+const ROOT = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../..' : '..');
+
+export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+export function createExpressApp(c: Container): express.Express {
+  const app = express();
+  app.set('trust proxy', c.config.trustProxy);
+  app.set('view engine', 'ejs');
+  app.set('views', path.join(ROOT, 'views'));
+  app.set('view cache', c.config.env !== 'development');
+  app.disable('x-powered-by');
+
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        directives: { 'img-src': ["'self'", 'data:'], 'upgrade-insecure-requests': null },
+      },
+      strictTransportSecurity: false,
+    }),
+  );
+  app.use(requestLogger(c.log));
+  app.use(withLayout);
+  app.use(express.static(path.join(ROOT, 'public'), { maxAge: '1h', index: false, dotfiles: 'deny' }));
+  app.use(pageBucket(new TokenBucket(c.config.pages.bucketPerSecond, c.config.pages.bucketCapacity)));
+  app.use(cookieParser());
+  app.use(express.urlencoded({ extended: false, limit: '16kb' }));
+  app.use(express.json({ limit: '16kb' }));
+  app.use(loadSession(c.services.accounts));
+  app.use(csrfProtection());
+  app.use((req, res, next) => {
+    res.locals.path = req.path;
+    res.locals.title = 'Flash sale';
+    next();
+  });
+  app.use(routes(c));
+  app.use(notFound);
+  app.use(errorHandler(c.log));
+  return app;
+}
+
+/** The request handler for node:http (or supertest): purchases take the lean path, the rest goes to Express. */
+export function createApp(c: Container): RequestHandler {
+  const app = createExpressApp(c);
+  const purchase = c.controllers.purchase.tryHandle;
+  return (req, res) => {
+    if (!purchase(req, res)) app(req, res);
+  };
+}

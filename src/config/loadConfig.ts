@@ -1,0 +1,143 @@
+// The one schema for every setting: read once at start, every problem reported together.
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+
+export type DatabaseConfig = { kind: 'sqlite'; path: string } | { kind: 'mysql'; url: string };
+
+export interface Config {
+  env: 'development' | 'production' | 'test';
+  port: number;
+  host: string;
+  database: DatabaseConfig;
+  amqpUrl: string | null;
+  queueName: string;
+  cookieKeys: Buffer[];
+  cookieKeysGenerated: boolean;
+  sessionTtlMs: number;
+  trustProxy: boolean | number;
+  admin: { userName: string; password: string } | null;
+  logLevel: string;
+  demo: boolean;
+  purchase: {
+    bucketPerSecond: number;
+    bucketCapacity: number;
+    userIntervalMs: number;
+    ipLimit: number;
+    ipWindowMs: number;
+    lagThresholdMs: number;
+  };
+  pages: { bucketPerSecond: number; bucketCapacity: number };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** The demo shop's admin when none is configured; never used outside demo mode. */
+export const DEMO_ADMIN = Object.freeze({ userName: 'admin', password: 'flashsale' });
+
+const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
+
+const schema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: int(3000).pipe(z.number().max(65535)),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  DATABASE_URL: z
+    .string()
+    .default('sqlite:data/flash-sale.sqlite')
+    .refine((v) => /^sqlite:.+/.test(v) || /^mysql:\/\/.+/.test(v), {
+      message: 'must be mysql://user:pass@host:port/db or sqlite:path',
+    }),
+  AMQP_URL: z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || v === '' || /^amqps?:\/\/.+/.test(v), { message: 'must be amqp://...' }),
+  QUEUE_NAME: z.string().regex(/^[\w.-]+$/, 'letters, digits, dot, dash and underscore only').default('flash-sale.orders'),
+  COOKIE_KEYS: z.string().optional(),
+  SESSION_TTL_HOURS: int(24, 1),
+  TRUST_PROXY: z
+    .string()
+    .default('false')
+    .refine((v) => /^(true|false|\d+)$/.test(v), { message: 'must be false, true or a number of hops' }),
+  ADMIN_USER: z.string().optional(),
+  ADMIN_PASSWORD: z.string().optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DEMO: z.enum(['true', 'false']).optional(),
+  PURCHASE_BUCKET_PER_SECOND: int(1000, 1),
+  PURCHASE_BUCKET_CAPACITY: int(1000, 1),
+  PAGE_BUCKET_PER_SECOND: int(1000, 1),
+  PAGE_BUCKET_CAPACITY: int(10000, 1),
+  USER_INTERVAL_MS: int(10000),
+  IP_LIMIT: int(600, 1),
+  IP_WINDOW_MS: int(60000, 1),
+  LAG_THRESHOLD_MS: int(200, 1),
+});
+
+function parseCookieKeys(raw: string | undefined, problems: string[]): Buffer[] {
+  if (!raw) return [];
+  return raw.split(',').map((part, i) => {
+    const key = Buffer.from(part.trim(), 'base64');
+    if (key.length !== 16) problems.push(`COOKIE_KEYS: key ${i + 1} must be 16 bytes in base64 (AES-128), got ${key.length}`);
+    return key;
+  });
+}
+
+/** Pure: the same environment always gives the same config, except a generated development key. */
+export function loadConfig(env: NodeJS.ProcessEnv): Config {
+  const parsed = schema.safeParse(env);
+  const problems: string[] = [];
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push(`${issue.path.join('.')}: ${issue.message}`);
+  }
+  const cookieKeys = parseCookieKeys(env.COOKIE_KEYS, problems);
+  const e = parsed.success ? parsed.data : undefined;
+  if (e?.NODE_ENV === 'production' && cookieKeys.length === 0) {
+    problems.push('COOKIE_KEYS: required in production (generate one with: openssl rand -base64 16)');
+  }
+  if (!!env.ADMIN_USER !== !!env.ADMIN_PASSWORD) {
+    problems.push('ADMIN_USER and ADMIN_PASSWORD: set both or neither');
+  }
+  if (env.ADMIN_PASSWORD !== undefined && env.ADMIN_PASSWORD.length > 0 && env.ADMIN_PASSWORD.length < 8) {
+    problems.push('ADMIN_PASSWORD: at least 8 characters');
+  }
+  if (problems.length > 0 || !e) throw new ConfigError(problems);
+
+  const database: DatabaseConfig = e.DATABASE_URL.startsWith('sqlite:')
+    ? { kind: 'sqlite', path: e.DATABASE_URL.slice('sqlite:'.length) }
+    : { kind: 'mysql', url: e.DATABASE_URL };
+  const demo = e.DEMO ? e.DEMO === 'true' : database.kind === 'sqlite' && e.NODE_ENV !== 'test';
+  const trustProxy = e.TRUST_PROXY === 'true' ? true : e.TRUST_PROXY === 'false' ? false : Number(e.TRUST_PROXY);
+
+  return Object.freeze({
+    env: e.NODE_ENV,
+    port: e.PORT,
+    host: e.HOST,
+    database,
+    amqpUrl: e.AMQP_URL ? e.AMQP_URL : null,
+    queueName: e.QUEUE_NAME,
+    cookieKeys: cookieKeys.length > 0 ? cookieKeys : [randomBytes(16)],
+    cookieKeysGenerated: cookieKeys.length === 0,
+    sessionTtlMs: e.SESSION_TTL_HOURS * 3600_000,
+    trustProxy,
+    admin:
+      e.ADMIN_USER && e.ADMIN_PASSWORD
+        ? { userName: e.ADMIN_USER, password: e.ADMIN_PASSWORD }
+        : demo
+          ? DEMO_ADMIN
+          : null,
+    logLevel: e.NODE_ENV === 'test' && !env.LOG_LEVEL ? 'silent' : e.LOG_LEVEL,
+    demo,
+    purchase: Object.freeze({
+      bucketPerSecond: e.PURCHASE_BUCKET_PER_SECOND,
+      bucketCapacity: e.PURCHASE_BUCKET_CAPACITY,
+      userIntervalMs: e.USER_INTERVAL_MS,
+      ipLimit: e.IP_LIMIT,
+      ipWindowMs: e.IP_WINDOW_MS,
+      lagThresholdMs: e.LAG_THRESHOLD_MS,
+    }),
+    pages: Object.freeze({ bucketPerSecond: e.PAGE_BUCKET_PER_SECOND, bucketCapacity: e.PAGE_BUCKET_CAPACITY }),
+  });
+}

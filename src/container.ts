@@ -1,0 +1,144 @@
+// Composition root: the one place that builds repositories, services and controllers and wires them.
+import pino, { Logger } from 'pino';
+import type { DataSource } from 'typeorm';
+import { createDataSource } from '../ormconfig';
+import type { Config } from './config/loadConfig';
+import { AdminController } from './controllers/AdminController';
+import { HealthController } from './controllers/HealthController';
+import { OrderController } from './controllers/OrderController';
+import { PurchaseController } from './controllers/PurchaseController';
+import { SaleController } from './controllers/SaleController';
+import { UserController } from './controllers/UserController';
+import { CookieCipher } from './lib/CookieCipher';
+import { FixedWindowCounter } from './lib/FixedWindowCounter';
+import { LagMonitor } from './lib/LagMonitor';
+import { TokenBucket } from './lib/TokenBucket';
+import { MemoryOrderQueue } from './queue/MemoryOrderQueue';
+import { OrderConsumer } from './queue/OrderConsumer';
+import type { OrderQueue } from './queue/OrderQueue';
+import { RabbitOrderQueue } from './queue/RabbitOrderQueue';
+import { BlacklistRepository } from './repositories/BlacklistRepository';
+import { HealthRepository } from './repositories/HealthRepository';
+import { OrderRepository } from './repositories/OrderRepository';
+import { ProductRepository } from './repositories/ProductRepository';
+import { SaleRepository } from './repositories/SaleRepository';
+import { UserRepository } from './repositories/UserRepository';
+import { AccountService } from './services/AccountService';
+import { BlacklistService } from './services/BlacklistService';
+import { CaptchaGenerator, CaptchaService, svgCaptchaGenerator } from './services/CaptchaService';
+import { CatalogService } from './services/CatalogService';
+import { DemoSeeder } from './services/DemoSeeder';
+import { OrderService } from './services/OrderService';
+import { OrderTracker } from './services/OrderTracker';
+import { PurchaseService } from './services/PurchaseService';
+import { RecoveryService } from './services/RecoveryService';
+import { MemoryInventory, SaleBook } from './services/SaleBook';
+import { TicketService } from './services/TicketService';
+import { MemoryUserGate } from './services/UserGate';
+
+export interface Overrides {
+  logger?: Logger;
+  captchaGenerator?: CaptchaGenerator;
+  queue?: OrderQueue;
+  dataSource?: DataSource;
+}
+
+export type Container = ReturnType<typeof buildContainer>;
+
+export function buildContainer(config: Config, overrides: Overrides = {}) {
+  const log = overrides.logger ?? pino({ level: config.logLevel, base: undefined });
+  const dataSource = overrides.dataSource ?? createDataSource(config.database);
+  const queue: OrderQueue =
+    overrides.queue ??
+    (config.amqpUrl
+      ? new RabbitOrderQueue({ url: config.amqpUrl, queue: config.queueName }, log)
+      : new MemoryOrderQueue());
+
+  const repos = {
+    users: new UserRepository(dataSource),
+    products: new ProductRepository(dataSource),
+    sales: new SaleRepository(dataSource),
+    orders: new OrderRepository(dataSource),
+    blacklist: new BlacklistRepository(dataSource),
+    health: new HealthRepository(dataSource, config.database.kind),
+  };
+
+  const cipher = new CookieCipher(config.cookieKeys);
+  const book = new SaleBook(new MemoryInventory());
+  const tracker = new OrderTracker();
+  const tickets = new TicketService(config.cookieKeys[0]);
+  const captchas = new CaptchaService(overrides.captchaGenerator ?? svgCaptchaGenerator);
+  const accounts = new AccountService(repos.users, cipher, config.sessionTtlMs);
+  const blacklist = new BlacklistService(repos.blacklist);
+  const catalog = new CatalogService(repos.products, repos.sales, book);
+  const orders = new OrderService(repos.orders, tracker);
+  const purchases = new PurchaseService(
+    book,
+    new MemoryUserGate(config.purchase.userIntervalMs),
+    blacklist,
+    tickets,
+    queue,
+    tracker,
+    log,
+  );
+  const consumer = new OrderConsumer(repos.orders, tracker, () => repos.health.ping(), log);
+  const recovery = new RecoveryService(queue, consumer, repos.sales, repos.orders, book, blacklist, log);
+  const lag = new LagMonitor(config.purchase.lagThresholdMs);
+
+  const services = { accounts, blacklist, catalog, orders, purchases, captchas, tickets, tracker, book, recovery };
+
+  const controllers = {
+    users: new UserController(accounts, config.sessionTtlMs),
+    sales: new SaleController(catalog, book, captchas, tickets),
+    orders: new OrderController(orders, catalog),
+    admin: new AdminController(catalog, orders, blacklist),
+    health: new HealthController(repos.health, queue, purchases),
+    purchase: new PurchaseController(purchases, accounts, {
+      bucket: new TokenBucket(config.purchase.bucketPerSecond, config.purchase.bucketCapacity),
+      perIp: new FixedWindowCounter(config.purchase.ipLimit, config.purchase.ipWindowMs),
+      overloaded: lag.overloaded,
+      trustProxy: trustFunction(config.trustProxy),
+    }),
+  };
+
+  let started = false;
+
+  /** Database, migrations, first admin, demo data, queue; then drain, rebuild and open the sales. */
+  async function start(): Promise<void> {
+    if (!dataSource.isInitialized) await dataSource.initialize();
+    const ran = await dataSource.runMigrations({ transaction: 'each' });
+    if (ran.length > 0) log.info({ migrations: ran.map((m) => m.name) }, 'migrations applied');
+    if (config.admin) await accounts.ensureAdmin(config.admin.userName, config.admin.password);
+    if (config.demo) {
+      const demoSale = await new DemoSeeder(catalog).seedIfEmpty();
+      if (demoSale !== null) log.info({ saleId: demoSale }, 'demo product and sale created; the sale opens in two minutes');
+    }
+    log.info({ queue: queue.kind }, queue.kind === 'memory'
+      ? 'AMQP_URL not set: orders go through an IN-PROCESS queue (nothing queued survives a crash)'
+      : 'orders go through RabbitMQ');
+    await queue.start(consumer.handle);
+    await recovery.drain();
+    await recovery.rebuild();
+    lag.start();
+    purchases.open();
+    started = true;
+  }
+
+  /** Graceful: stop taking purchases, let accepted ones reach the database, then close connections. */
+  async function stop(drainTimeoutMs = 10_000): Promise<void> {
+    purchases.close();
+    lag.stop();
+    if (started) await recovery.drain(drainTimeoutMs).catch((err) => log.warn({ err: err.message }, 'stopped before the queue drained'));
+    consumer.stop();
+    await queue.close();
+    if (dataSource.isInitialized) await dataSource.destroy();
+  }
+
+  return { config, log, dataSource, queue, repos, services, controllers, consumer, lag, start, stop };
+}
+
+function trustFunction(trust: boolean | number): (addr: string, i: number) => boolean {
+  if (trust === true) return () => true;
+  if (trust === false) return () => false;
+  return (_addr, i) => i < trust;
+}

@@ -1,0 +1,84 @@
+// Sale pages and the small JSON endpoints the sale page's script uses around the purchase itself.
+import type { Request, Response } from 'express';
+import { AppError, ForbiddenError } from '../errors';
+import type { CaptchaService } from '../services/CaptchaService';
+import type { CatalogService, SaleView } from '../services/CatalogService';
+import type { SaleBook } from '../services/SaleBook';
+import type { TicketService } from '../services/TicketService';
+import { parse, parseId, ticketSchema } from './validation';
+
+export class SaleController {
+  constructor(
+    private readonly catalog: CatalogService,
+    private readonly book: SaleBook,
+    private readonly captchas: CaptchaService,
+    private readonly tickets: TicketService,
+  ) {}
+
+  index = async (_req: Request, res: Response): Promise<void> => {
+    const sales = await this.catalog.listSales();
+    const order = { live: 0, upcoming: 1, sold_out: 2, ended: 3 };
+    sales.sort((a, b) => order[a.phase] - order[b.phase] || a.startsAt.getTime() - b.startsAt.getTime());
+    res.render('sales/index', { title: 'Flash sales', sales });
+  };
+
+  show = async (req: Request, res: Response): Promise<void> => {
+    const sale = await this.catalog.getSale(parseId(req.params.id, 'sale id'));
+    res.render('sales/show', { title: sale.product.name, sale });
+  };
+
+  /** The server's clock, so the page can count down without trusting the shopper's. */
+  time = (_req: Request, res: Response): void => {
+    res.set('Cache-Control', 'no-store').json({ now: Date.now() });
+  };
+
+  /** The dynamic part of a sale page: phase, units left, and whether this shopper has bought. */
+  state = async (req: Request, res: Response): Promise<void> => {
+    const sale = await this.catalog.getSale(parseId(req.params.id, 'sale id'));
+    res.set('Cache-Control', 'no-store').json(this.stateOf(sale, req.userId));
+  };
+
+  /** The secret purchase path, handed out only once the sale has started. */
+  path = async (req: Request, res: Response): Promise<void> => {
+    const saleId = parseId(req.params.id, 'sale id');
+    const window = this.book.get(saleId);
+    if (!window) throw new AppError(404, 'SALE_NOT_FOUND', 'There is no such sale.');
+    const now = Date.now();
+    if (now < window.startsAt) throw new ForbiddenError('NOT_STARTED', 'The sale has not started yet.');
+    if (now >= window.endsAt) throw new AppError(410, 'SALE_ENDED', 'The sale has ended.');
+    const path = `/api/sales/${saleId}/buy/${this.tickets.pathFor(saleId, req.userId!)}`;
+    res.set('Cache-Control', 'no-store').json({ ok: true, path });
+  };
+
+  captcha = async (req: Request, res: Response): Promise<void> => {
+    const saleId = parseId(req.params.id, 'sale id');
+    if (!this.book.get(saleId)) throw new AppError(404, 'SALE_NOT_FOUND', 'There is no such sale.');
+    const { id, svg } = this.captchas.create(req.userId!);
+    res.set('Cache-Control', 'no-store').json({ ok: true, captchaId: id, svg });
+  };
+
+  /** A right captcha answer buys a single-use purchase ticket for this shopper and this sale. */
+  ticket = async (req: Request, res: Response): Promise<void> => {
+    const saleId = parseId(req.params.id, 'sale id');
+    if (!this.book.get(saleId)) throw new AppError(404, 'SALE_NOT_FOUND', 'There is no such sale.');
+    const { captchaId, answer } = parse(ticketSchema, req.body);
+    const check = this.captchas.check(captchaId, req.userId!, answer);
+    if (check === 'wrong') throw new AppError(400, 'CAPTCHA_WRONG', 'That is not what the picture says; try again.');
+    if (check === 'expired') throw new AppError(400, 'CAPTCHA_EXPIRED', 'This captcha has expired; here is a new one.');
+    res.set('Cache-Control', 'no-store').json({ ok: true, ticket: this.tickets.issue(saleId, req.userId!) });
+  };
+
+  private stateOf(sale: SaleView, userId: number | undefined) {
+    return {
+      id: sale.id,
+      phase: sale.phase,
+      left: sale.left,
+      stock: sale.stock,
+      startsAt: sale.startsAt.getTime(),
+      endsAt: sale.endsAt.getTime(),
+      now: Date.now(),
+      bought: userId !== undefined && this.book.inventory.hasBought(sale.id, userId),
+      loggedIn: userId !== undefined,
+    };
+  }
+}

@@ -1,0 +1,75 @@
+// Input schemas (zod) and the one way controllers turn a failed parse into a 400 with the fields at fault.
+import type { Request, Response } from 'express';
+import { z } from 'zod';
+import { ValidationError } from '../errors';
+import { wantsJson } from '../middleware/errorHandler';
+
+export const userName = z
+  .string({ error: 'is required' })
+  .trim()
+  .min(3, 'must be at least 3 characters')
+  .max(32, 'must be at most 32 characters')
+  .regex(/^[A-Za-z0-9_.-]+$/, 'may use letters, digits, dot, dash and underscore');
+
+export const registerSchema = z.object({
+  userName,
+  nickName: z.string({ error: 'is required' }).trim().min(1, 'is required').max(32, 'must be at most 32 characters'),
+  password: z.string({ error: 'is required' }).min(8, 'must be at least 8 characters').max(128, 'must be at most 128 characters'),
+});
+
+export const loginSchema = z.object({
+  userName: z.string({ error: 'is required' }).trim().min(1, 'is required').max(64, 'is too long'),
+  password: z.string({ error: 'is required' }).min(1, 'is required').max(128, 'is too long'),
+});
+
+export const idParam = z.coerce
+  .number({ error: 'must be a number' })
+  .int('must be a whole number')
+  .positive('must be positive')
+  .max(2 ** 31 - 1, 'is too large');
+
+export const ticketSchema = z.object({
+  captchaId: z.string({ error: 'is required' }).min(1, 'is required').max(64, 'is too long'),
+  answer: z.string({ error: 'is required' }).trim().min(1, 'is required').max(16, 'is too long'),
+});
+
+export function fieldErrors(error: z.ZodError): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (const issue of error.issues) {
+    const key = issue.path.join('.') || 'input';
+    fields[key] ??= issue.message;
+  }
+  return fields;
+}
+
+/** Parses or throws a ValidationError naming every field at fault. */
+export function parse<T extends z.ZodType>(schema: T, input: unknown): z.infer<T> {
+  const result = schema.safeParse(input);
+  if (!result.success) throw new ValidationError(fieldErrors(result.error));
+  return result.data;
+}
+
+export function parseId(raw: unknown, name = 'id'): number {
+  const result = idParam.safeParse(raw);
+  if (!result.success) throw new ValidationError({ [name]: result.error.issues[0].message });
+  return result.data;
+}
+
+/**
+ * For forms: parse, or answer 400 with the form again and each error next to its field (HTML), or the
+ * error body (JSON). Returns null when it has answered.
+ */
+export function parseForm<T extends z.ZodType>(
+  schema: T,
+  req: Request,
+  res: Response,
+  view: string,
+  locals: Record<string, unknown>,
+): z.infer<T> | null {
+  const result = schema.safeParse(req.body ?? {});
+  if (result.success) return result.data;
+  const fields = fieldErrors(result.error);
+  if (wantsJson(req)) throw new ValidationError(fields);
+  res.status(400).render(view, { ...locals, errors: fields, values: req.body ?? {} });
+  return null;
+}

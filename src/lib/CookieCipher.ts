@@ -1,0 +1,80 @@
+// Authenticated, encrypted login cookie: AES-128-GCM with a fresh IV, a key id for rotation, and an expiry.
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+
+export interface SessionPayload {
+  userId: number;
+  issuedAt: number;
+  expiresAt: number;
+}
+
+const VERSION = 1;
+const HEADER = 5; // version (1) + key id (4)
+const IV = 12;
+const TAG = 16;
+const BODY = 4 + 8 + 8; // userId u32, issuedAt f64, expiresAt f64
+
+interface Key {
+  id: number;
+  secret: Buffer;
+}
+
+export class CookieCipher {
+  private readonly active: Key;
+  private readonly byId = new Map<number, Buffer>();
+
+  /** The first key encrypts; every key decrypts, so old cookies survive a rotation. */
+  constructor(keys: Buffer[]) {
+    if (keys.length === 0) throw new Error('CookieCipher needs at least one key');
+    for (const secret of keys) {
+      if (secret.length !== 16) throw new Error('CookieCipher keys are 16 bytes (AES-128)');
+      this.byId.set(keyId(secret), secret);
+    }
+    this.active = { id: keyId(keys[0]), secret: keys[0] };
+  }
+
+  seal(payload: SessionPayload): string {
+    const header = Buffer.allocUnsafe(HEADER);
+    header.writeUInt8(VERSION, 0);
+    header.writeUInt32BE(this.active.id, 1);
+    const body = Buffer.allocUnsafe(BODY);
+    body.writeUInt32BE(payload.userId, 0);
+    body.writeDoubleBE(payload.issuedAt, 4);
+    body.writeDoubleBE(payload.expiresAt, 12);
+    const iv = randomBytes(IV);
+    const cipher = createCipheriv('aes-128-gcm', this.active.secret, iv);
+    cipher.setAAD(header);
+    const sealed = Buffer.concat([header, iv, cipher.update(body), cipher.final(), cipher.getAuthTag()]);
+    return sealed.toString('base64url');
+  }
+
+  /** Any tampering, unknown key, wrong shape or expiry gives null, never an exception. */
+  open(token: string, now = Date.now()): SessionPayload | null {
+    if (typeof token !== 'string' || token.length !== EXPECTED_LENGTH) return null;
+    const raw = Buffer.from(token, 'base64url');
+    if (raw.length !== HEADER + IV + BODY + TAG || raw[0] !== VERSION) return null;
+    // base64url decoding ignores stray characters, so insist on the canonical form.
+    if (raw.toString('base64url') !== token) return null;
+    const secret = this.byId.get(raw.readUInt32BE(1));
+    if (!secret) return null;
+    try {
+      const decipher = createDecipheriv('aes-128-gcm', secret, raw.subarray(HEADER, HEADER + IV));
+      decipher.setAAD(raw.subarray(0, HEADER));
+      decipher.setAuthTag(raw.subarray(raw.length - TAG));
+      const body = Buffer.concat([decipher.update(raw.subarray(HEADER + IV, raw.length - TAG)), decipher.final()]);
+      const payload = {
+        userId: body.readUInt32BE(0),
+        issuedAt: body.readDoubleBE(4),
+        expiresAt: body.readDoubleBE(12),
+      };
+      return payload.expiresAt > now ? payload : null;
+    } catch {
+      return null;
+    }
+  }
+}
+
+const EXPECTED_LENGTH = Math.ceil(((HEADER + IV + BODY + TAG) * 4) / 3);
+
+function keyId(secret: Buffer): number {
+  return createHash('sha256').update(secret).digest().readUInt32BE(0);
+}

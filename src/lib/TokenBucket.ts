@@ -1,0 +1,29 @@
+// Token bucket refilled lazily on each take: no timers, O(1), used as a global overload guard per route.
+export class TokenBucket {
+  private tokens: number;
+  private last: number;
+
+  constructor(
+    private readonly perSecond: number,
+    private readonly capacity: number,
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    this.tokens = capacity;
+    this.last = now();
+  }
+
+  tryTake(): boolean {
+    const t = this.now();
+    const refill = ((t - this.last) * this.perSecond) / 1000;
+    this.last = t;
+    this.tokens = Math.min(this.capacity, this.tokens + refill);
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
+  /** Seconds until one token is available; for Retry-After. */
+  secondsUntilNext(): number {
+    return this.tokens >= 1 ? 0 : (1 - this.tokens) / this.perSecond;
+  }
+}

@@ -1,0 +1,85 @@
+// Writes queued orders to the database in batches; acks only after the commit. A database outage
+// pauses the consumer (messages stay unacked) instead of burning their delivery attempts.
+import type { Logger } from 'pino';
+import { OrderRepository, StockExhaustedError } from '../repositories/OrderRepository';
+import type { OrderTracker } from '../services/OrderTracker';
+import type { Delivery } from './OrderQueue';
+
+export class OrderConsumer {
+  private stopped = false;
+  private inFlight = 0;
+
+  constructor(
+    private readonly orders: OrderRepository,
+    private readonly tracker: OrderTracker,
+    private readonly databaseUp: () => Promise<boolean>,
+    private readonly log: Logger,
+  ) {}
+
+  /** Batches in hand right now; zero means every delivered message has been settled. */
+  busy(): boolean {
+    return this.inFlight > 0;
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  readonly handle = async (batch: Delivery[]): Promise<void> => {
+    this.inFlight += 1;
+    try {
+      const valid: Delivery[] = [];
+      for (const d of batch) {
+        if (d.message) valid.push(d);
+        else {
+          this.log.error({ body: d.body.slice(0, 200) }, 'malformed order message parked in the dead-letter queue');
+          d.deadLetter();
+        }
+      }
+      if (valid.length > 0) await this.write(valid);
+    } finally {
+      this.inFlight -= 1;
+    }
+  };
+
+  private async write(batch: Delivery[]): Promise<void> {
+    let delay = 100;
+    for (;;) {
+      try {
+        await this.commit(batch);
+        return;
+      } catch (err) {
+        if (await this.databaseUp()) break;
+        if (this.stopped) return; // left unacked: the broker hands them to the next consumer
+        this.log.warn({ err: (err as Error).message, retryInMs: delay }, 'database unavailable; order batch waits');
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, 2000);
+      }
+    }
+    // The database is up, so something in the batch itself is wrong: find it by writing one at a time.
+    for (const d of batch) {
+      try {
+        await this.commit([d]);
+      } catch (err) {
+        const permanent = err instanceof StockExhaustedError || /foreign key|FOREIGN KEY/.test((err as Error).message);
+        this.log.error({ err: (err as Error).message, message: d.message, permanent }, 'order message failed');
+        if (permanent) {
+          this.tracker.failed(d.message!.requestId);
+          d.deadLetter();
+        } else d.retry();
+      }
+    }
+  }
+
+  private async commit(batch: Delivery[]): Promise<void> {
+    const outcome = await this.orders.writeBatch(batch.map((d) => d.message!));
+    for (const d of batch) {
+      const requestId = d.message!.requestId;
+      if (outcome.get(requestId) === 'conflict') {
+        this.log.warn({ message: d.message }, 'shopper already has an order in this sale; request dropped');
+        this.tracker.failed(requestId);
+      } else this.tracker.forget(requestId);
+      d.ack();
+    }
+  }
+}

@@ -1,0 +1,246 @@
+// RabbitMQ adapter: a durable quorum queue with a delivery limit and a dead-letter queue, persistent
+// messages published on a confirm channel, batched consumption with manual acks, reconnect with backoff.
+import * as amqp from 'amqplib';
+import type { Logger } from 'pino';
+import {
+  BatchHandler,
+  Delivery,
+  OrderMessage,
+  OrderQueue,
+  PublishRefusedError,
+  PublishUnknownError,
+  parseOrderMessage,
+} from './OrderQueue';
+
+export interface RabbitOptions {
+  url: string;
+  queue: string;
+  prefetch?: number;
+  batchSize?: number;
+  /** How long a partial batch waits for more messages. */
+  batchWaitMs?: number;
+  deliveryLimit?: number;
+}
+
+export class RabbitOrderQueue implements OrderQueue {
+  readonly kind = 'rabbitmq' as const;
+  private readonly deadQueue: string;
+  private conn: amqp.ChannelModel | null = null;
+  private pub: amqp.ConfirmChannel | null = null;
+  private sub: amqp.Channel | null = null;
+  private consumerTag: string | null = null;
+  private handler: BatchHandler | null = null;
+  private consuming = false;
+  private closing = false;
+  private reconnectDelay = 100;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private pending: amqp.ConsumeMessage[] = [];
+  private flushTimer: NodeJS.Timeout | null = null;
+  private running: Promise<void> = Promise.resolve();
+  private connecting: Promise<void> | null = null;
+
+  constructor(
+    private readonly options: RabbitOptions,
+    private readonly log: Logger,
+  ) {
+    this.deadQueue = `${options.queue}.dead`;
+  }
+
+  async start(handler: BatchHandler): Promise<void> {
+    this.handler = handler;
+    this.consuming = true;
+    await this.connect();
+  }
+
+  /** Connects once and declares the topology; used by start() and by tools that only publish. */
+  async connect(): Promise<void> {
+    this.connecting ??= this.open().finally(() => {
+      this.connecting = null;
+    });
+    return this.connecting;
+  }
+
+  publish(message: OrderMessage): Promise<void> {
+    const ch = this.pub;
+    if (!ch) return Promise.reject(new PublishRefusedError('not connected to the broker'));
+    return new Promise<void>((resolve, reject) => {
+      try {
+        ch.sendToQueue(
+          this.options.queue,
+          Buffer.from(JSON.stringify(message)),
+          { persistent: true, messageId: message.requestId, contentType: 'application/json' },
+          (err) => {
+            if (!err) resolve();
+            // amqplib reports a broker nack as 'message nacked'; anything else is a channel lost mid-flight.
+            else if (/nacked/.test(err.message)) reject(new PublishRefusedError('the broker refused the message'));
+            else reject(new PublishUnknownError('the channel closed before the broker confirmed'));
+          },
+        );
+      } catch (err) {
+        reject(new PublishRefusedError((err as Error).message));
+      }
+    });
+  }
+
+  /** For tests and fault drills: a raw body straight onto the order queue. */
+  async publishRaw(body: string): Promise<void> {
+    const ch = this.pub;
+    if (!ch) throw new PublishRefusedError('not connected to the broker');
+    ch.sendToQueue(this.options.queue, Buffer.from(body), { persistent: true });
+    await ch.waitForConfirms();
+  }
+
+  async depth(): Promise<number> {
+    return this.count(this.options.queue);
+  }
+
+  async deadLetterDepth(): Promise<number> {
+    return this.count(this.deadQueue);
+  }
+
+  isConnected(): boolean {
+    return this.pub !== null;
+  }
+
+  async stopConsuming(): Promise<void> {
+    this.consuming = false;
+    if (this.sub && this.consumerTag) await this.sub.cancel(this.consumerTag).catch(() => undefined);
+    this.consumerTag = null;
+    this.flushNow();
+    await this.running;
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    await this.stopConsuming();
+    const conn = this.conn;
+    this.conn = this.pub = this.sub = null;
+    await conn?.close().catch(() => undefined);
+  }
+
+  /** Removes both queues; for test isolation only. */
+  async destroy(): Promise<void> {
+    const ch = this.pub;
+    if (ch) {
+      await ch.deleteQueue(this.options.queue).catch(() => undefined);
+      await ch.deleteQueue(this.deadQueue).catch(() => undefined);
+    }
+    await this.close();
+  }
+
+  private async count(queue: string): Promise<number> {
+    if (!this.conn) throw new Error('not connected to the broker');
+    const ch = await this.conn.createChannel();
+    try {
+      return (await ch.checkQueue(queue)).messageCount;
+    } finally {
+      await ch.close().catch(() => undefined);
+    }
+  }
+
+  private async open(): Promise<void> {
+    const conn = await amqp.connect(this.options.url);
+    conn.on('error', (err) => this.log.warn({ err: err.message }, 'broker connection error'));
+    conn.on('close', () => this.onClose(conn));
+    try {
+      const pub = await conn.createConfirmChannel();
+      pub.on('error', (err) => this.log.warn({ err: err.message }, 'publish channel error'));
+      await this.declare(pub);
+      const sub = await conn.createChannel();
+      sub.on('error', (err) => this.log.warn({ err: err.message }, 'consume channel error'));
+      await sub.prefetch(this.options.prefetch ?? 1000);
+      this.conn = conn;
+      this.pub = pub;
+      this.sub = sub;
+      if (this.consuming) {
+        const { consumerTag } = await sub.consume(this.options.queue, (msg) => msg && this.onMessage(msg), {
+          noAck: false,
+        });
+        this.consumerTag = consumerTag;
+      }
+      this.reconnectDelay = 100;
+      this.log.info({ queue: this.options.queue }, 'connected to RabbitMQ');
+    } catch (err) {
+      await conn.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async declare(ch: amqp.ConfirmChannel): Promise<void> {
+    const deadLetter = { 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': this.deadQueue };
+    await ch.assertQueue(this.deadQueue, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+    await ch.assertQueue(this.options.queue, {
+      durable: true,
+      arguments: { 'x-queue-type': 'quorum', 'x-delivery-limit': this.options.deliveryLimit ?? 5, ...deadLetter },
+    });
+  }
+
+  private onClose(conn: amqp.ChannelModel): void {
+    if (this.conn !== conn && this.conn !== null) return;
+    this.conn = this.pub = this.sub = null;
+    this.consumerTag = null;
+    // Unacked messages go back to the queue on the broker; drop our copies, they will be redelivered.
+    this.pending = [];
+    if (this.closing) return;
+    this.log.warn({ retryInMs: this.reconnectDelay }, 'lost the broker connection; reconnecting');
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.reconnectTimer || this.closing) return;
+    const delay = this.reconnectDelay;
+    this.reconnectDelay = Math.min(this.reconnectDelay * 2, 5000);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      this.connect().catch((err) => {
+        this.log.warn({ err: (err as Error).message, retryInMs: this.reconnectDelay }, 'broker reconnect failed');
+        this.scheduleReconnect();
+      });
+    }, delay);
+    this.reconnectTimer.unref();
+  }
+
+  private onMessage(msg: amqp.ConsumeMessage): void {
+    this.pending.push(msg);
+    if (this.pending.length >= (this.options.batchSize ?? 500)) this.flushNow();
+    else this.flushTimer ??= setTimeout(() => this.flushNow(), this.options.batchWaitMs ?? 2);
+  }
+
+  private flushNow(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    if (this.pending.length === 0) return;
+    const batch = this.pending;
+    this.pending = [];
+    const ch = this.sub;
+    if (!ch) return;
+    // Batches run one after another so that acks follow commits in order.
+    this.running = this.running.then(() => this.handler!(batch.map((m) => this.delivery(ch, m)))).catch((err) => {
+      this.log.error({ err }, 'order batch handler failed');
+    });
+  }
+
+  private delivery(ch: amqp.Channel, msg: amqp.ConsumeMessage): Delivery {
+    const body = msg.content.toString('utf8');
+    let settled = false;
+    const settle = (f: () => void) => () => {
+      if (settled) return;
+      settled = true;
+      // A channel that has closed since delivery cannot ack; the broker redelivers and we dedupe.
+      if (this.sub !== ch) return;
+      try {
+        f();
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, 'could not settle a delivery');
+      }
+    };
+    return {
+      message: parseOrderMessage(body),
+      body,
+      ack: settle(() => ch.ack(msg)),
+      retry: settle(() => ch.nack(msg, false, true)),
+      deadLetter: settle(() => ch.nack(msg, false, false)),
+    };
+  }
+}

@@ -1,0 +1,185 @@
+// Orders are written in batches: one transaction inserts many rows and takes their units off the stock.
+import { DataSource, In, QueryRunner, Repository } from 'typeorm';
+import { Order, OrderStatus } from '../models';
+
+export interface NewOrder {
+  requestId: string;
+  saleId: number;
+  userId: number;
+  at: number;
+}
+
+export interface OrderRecord {
+  id: number;
+  requestId: string;
+  saleId: number;
+  userId: number;
+  status: OrderStatus;
+  createdAt: Date;
+}
+
+/** What became of each order of a batch, by request id. */
+export type WriteOutcome = 'inserted' | 'duplicate' | 'conflict';
+
+export class StockExhaustedError extends Error {
+  constructor(readonly saleId: number, readonly wanted: number) {
+    super(`sale ${saleId} has fewer than ${wanted} units left`);
+    this.name = 'StockExhaustedError';
+  }
+}
+
+export class OrderRepository {
+  private readonly repo: Repository<Order>;
+
+  constructor(private readonly dataSource: DataSource) {
+    this.repo = dataSource.getRepository(Order);
+  }
+
+  /**
+   * In one transaction: skip orders already written (same request id: a redelivery), refuse a second order
+   * for a (sale, user) pair, insert the rest in one multi-row statement per sale and decrement each sale's
+   * remaining stock under a `remaining >= n` guard. Throws StockExhaustedError (and rolls back) when a
+   * guard fails, so a bug upstream can never turn into an oversell.
+   */
+  async writeBatch(orders: NewOrder[]): Promise<Map<string, WriteOutcome>> {
+    const outcome = new Map<string, WriteOutcome>();
+    const unique = new Map<string, NewOrder>();
+    for (const o of orders) {
+      if (unique.has(o.requestId)) outcome.set(o.requestId, 'duplicate');
+      else unique.set(o.requestId, o);
+    }
+    const runner = this.dataSource.createQueryRunner();
+    await runner.connect();
+    try {
+      await runner.startTransaction();
+      const ids = [...unique.keys()];
+      const existing = ids.length
+        ? ((await runner.query(
+            `SELECT request_id FROM orders WHERE request_id IN (${placeholders(ids.length)})`,
+            ids,
+          )) as { request_id: string }[])
+        : [];
+      for (const row of existing) {
+        outcome.set(row.request_id, 'duplicate');
+        unique.delete(row.request_id);
+      }
+      const bySale = new Map<number, NewOrder[]>();
+      for (const o of unique.values()) {
+        const list = bySale.get(o.saleId);
+        if (list) list.push(o);
+        else bySale.set(o.saleId, [o]);
+      }
+      for (const [saleId, list] of bySale) {
+        await this.insertForSale(runner, saleId, list, outcome);
+      }
+      await runner.commitTransaction();
+      return outcome;
+    } catch (err) {
+      if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+      throw err;
+    } finally {
+      await runner.release();
+    }
+  }
+
+  private async insertForSale(
+    runner: QueryRunner,
+    saleId: number,
+    list: NewOrder[],
+    outcome: Map<string, WriteOutcome>,
+  ): Promise<void> {
+    const userIds = [...new Set(list.map((o) => o.userId))];
+    const taken = (await runner.query(
+      `SELECT user_id FROM orders WHERE sale_id = ? AND user_id IN (${placeholders(userIds.length)})`,
+      [saleId, ...userIds],
+    )) as { user_id: number }[];
+    const seen = new Set(taken.map((r) => Number(r.user_id)));
+    const fresh: NewOrder[] = [];
+    for (const o of list) {
+      if (seen.has(o.userId)) {
+        outcome.set(o.requestId, 'conflict');
+        continue;
+      }
+      seen.add(o.userId);
+      fresh.push(o);
+    }
+    if (fresh.length === 0) return;
+    const decrement = await runner.query(
+      'UPDATE flash_sales SET remaining = remaining - ? WHERE id = ? AND remaining >= ?',
+      [fresh.length, saleId, fresh.length],
+      true,
+    );
+    if (decrement.affected !== 1) throw new StockExhaustedError(saleId, fresh.length);
+    const params: unknown[] = [];
+    for (const o of fresh) params.push(o.requestId, o.saleId, o.userId, 'confirmed', sqlDateTime(o.at));
+    await runner.query(
+      `INSERT INTO orders (request_id, sale_id, user_id, status, created_at) VALUES ${fresh
+        .map(() => '(?, ?, ?, ?, ?)')
+        .join(', ')}`,
+      params,
+    );
+    for (const o of fresh) outcome.set(o.requestId, 'inserted');
+  }
+
+  async findByRequestId(requestId: string): Promise<OrderRecord | null> {
+    const row = await this.repo.findOneBy({ requestId });
+    return row ? toRecord(row) : null;
+  }
+
+  async listByUser(userId: number): Promise<OrderRecord[]> {
+    return (await this.repo.find({ where: { userId }, order: { id: 'DESC' } })).map(toRecord);
+  }
+
+  async listBySale(saleId: number): Promise<OrderRecord[]> {
+    return (await this.repo.find({ where: { saleId }, order: { id: 'ASC' } })).map(toRecord);
+  }
+
+  /** User ids that already bought, per sale: the purchase funnel's memory after a restart. */
+  async buyersBySale(saleIds: number[]): Promise<Map<number, number[]>> {
+    const result = new Map<number, number[]>(saleIds.map((id) => [id, []]));
+    if (saleIds.length === 0) return result;
+    const rows = await this.repo.find({ select: { saleId: true, userId: true }, where: { saleId: In(saleIds) } });
+    for (const row of rows) result.get(row.saleId)?.push(row.userId);
+    return result;
+  }
+
+  async countBySale(saleId: number): Promise<number> {
+    return this.repo.countBy({ saleId });
+  }
+
+  async usersWithMoreThanOneOrder(saleId: number): Promise<number[]> {
+    const rows = (await this.repo
+      .createQueryBuilder('o')
+      .select('o.userId', 'userId')
+      .where('o.saleId = :saleId', { saleId })
+      .groupBy('o.userId')
+      .having('COUNT(*) > 1')
+      .getRawMany()) as { userId: number }[];
+    return rows.map((r) => Number(r.userId));
+  }
+
+  async requestIdsBySale(saleId: number): Promise<string[]> {
+    const rows = await this.repo.find({ select: { requestId: true }, where: { saleId } });
+    return rows.map((r) => r.requestId);
+  }
+}
+
+/** UTC 'YYYY-MM-DD HH:MM:SS.mmm': what both drivers store for a datetime(3) column. */
+function sqlDateTime(ms: number): string {
+  return new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
+}
+
+function placeholders(n: number): string {
+  return new Array(n).fill('?').join(', ');
+}
+
+function toRecord(o: Order): OrderRecord {
+  return {
+    id: o.id,
+    requestId: o.requestId,
+    saleId: o.saleId,
+    userId: o.userId,
+    status: o.status,
+    createdAt: new Date(o.createdAt),
+  };
+}

@@ -1,0 +1,75 @@
+import { DataSource, MoreThan, Repository } from 'typeorm';
+import { FlashSale, Order } from '../models';
+
+export interface SaleRecord {
+  id: number;
+  productId: number;
+  stock: number;
+  remaining: number;
+  priceCents: number;
+  startsAt: Date;
+  endsAt: Date;
+}
+
+export type SaleInput = Omit<SaleRecord, 'id' | 'remaining'>;
+
+export class SaleRepository {
+  private readonly repo: Repository<FlashSale>;
+  private readonly orders: Repository<Order>;
+
+  constructor(dataSource: DataSource) {
+    this.repo = dataSource.getRepository(FlashSale);
+    this.orders = dataSource.getRepository(Order);
+  }
+
+  async list(): Promise<SaleRecord[]> {
+    return (await this.repo.find({ order: { startsAt: 'DESC', id: 'DESC' } })).map(toRecord);
+  }
+
+  /** Sales still of interest to the purchase funnel: not ended before `since`. */
+  async listEndingAfter(since: Date): Promise<SaleRecord[]> {
+    return (await this.repo.find({ where: { endsAt: MoreThan(since) } })).map(toRecord);
+  }
+
+  async findById(id: number): Promise<SaleRecord | null> {
+    const row = await this.repo.findOneBy({ id });
+    return row ? toRecord(row) : null;
+  }
+
+  async create(input: SaleInput): Promise<number> {
+    const result = await this.repo.insert({ ...input, remaining: input.stock, createdAt: new Date() });
+    return result.identifiers[0].id as number;
+  }
+
+  /** Stock may change only while nothing is sold: remaining follows stock. */
+  async update(id: number, input: SaleInput): Promise<boolean> {
+    const result = await this.repo.update({ id }, { ...input, remaining: input.stock });
+    return (result.affected ?? 0) > 0;
+  }
+
+  async updatePriceAndEnd(id: number, priceCents: number, endsAt: Date): Promise<boolean> {
+    const result = await this.repo.update({ id }, { priceCents, endsAt });
+    return (result.affected ?? 0) > 0;
+  }
+
+  async delete(id: number): Promise<boolean> {
+    const result = await this.repo.delete({ id });
+    return (result.affected ?? 0) > 0;
+  }
+
+  async countOrders(id: number): Promise<number> {
+    return this.orders.countBy({ saleId: id });
+  }
+}
+
+function toRecord(s: FlashSale): SaleRecord {
+  return {
+    id: s.id,
+    productId: s.productId,
+    stock: s.stock,
+    remaining: s.remaining,
+    priceCents: s.priceCents,
+    startsAt: new Date(s.startsAt),
+    endsAt: new Date(s.endsAt),
+  };
+}

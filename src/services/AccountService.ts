@@ -1,0 +1,97 @@
+// Shopper and admin accounts: registration, password check, and the login cookie that replaces a session.
+import { randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
+import { promisify } from 'node:util';
+import { ConflictError } from '../errors';
+import type { CookieCipher } from '../lib/CookieCipher';
+import type { Role } from '../models';
+import { UserRecord, UserRepository } from '../repositories/UserRepository';
+
+const scrypt = promisify(scryptCb) as (pw: string, salt: Buffer, len: number, opts: object) => Promise<Buffer>;
+const SCRYPT = { N: 16384, r: 8, p: 1 };
+
+export interface PublicUser {
+  id: number;
+  userName: string;
+  nickName: string;
+  role: Role;
+}
+
+export class AccountService {
+  constructor(
+    private readonly users: UserRepository,
+    private readonly cipher: CookieCipher,
+    private readonly sessionTtlMs: number,
+  ) {}
+
+  async register(userName: string, nickName: string, password: string, role: Role = 'shopper'): Promise<PublicUser> {
+    if (await this.users.findByUserName(userName)) {
+      throw new ConflictError('USER_NAME_TAKEN', 'This user name is taken.', { fields: { userName: 'is taken' } });
+    }
+    const passwordHash = await hashPassword(password);
+    try {
+      const id = await this.users.create({ userName, nickName, passwordHash, role });
+      return { id, userName, nickName, role };
+    } catch (err) {
+      if (/unique|duplicate/i.test((err as Error).message)) {
+        throw new ConflictError('USER_NAME_TAKEN', 'This user name is taken.', { fields: { userName: 'is taken' } });
+      }
+      throw err;
+    }
+  }
+
+  /** null for an unknown user or a wrong password: the caller cannot tell which. */
+  async authenticate(userName: string, password: string): Promise<PublicUser | null> {
+    const user = await this.users.findByUserName(userName);
+    if (!user) {
+      await hashPassword(password); // same work either way, so timing does not reveal user names
+      return null;
+    }
+    return (await verifyPassword(password, user.passwordHash)) ? toPublic(user) : null;
+  }
+
+  async findUser(id: number): Promise<PublicUser | null> {
+    const user = await this.users.findById(id);
+    return user ? toPublic(user) : null;
+  }
+
+  /** Creates the configured admin, or makes sure the account has the admin role and that password. */
+  async ensureAdmin(userName: string, password: string): Promise<void> {
+    const existing = await this.users.findByUserName(userName);
+    if (!existing) {
+      await this.register(userName, 'Admin', password, 'admin');
+      return;
+    }
+    if (existing.role !== 'admin') await this.users.setRole(existing.id, 'admin');
+    if (!(await verifyPassword(password, existing.passwordHash))) {
+      await this.users.setPasswordHash(existing.id, await hashPassword(password));
+    }
+  }
+
+  issueSession(userId: number, now = Date.now()): string {
+    return this.cipher.seal({ userId, issuedAt: now, expiresAt: now + this.sessionTtlMs });
+  }
+
+  /** The user id in a login cookie, or null when it is missing, tampered with, foreign or expired. */
+  userIdFromSession(token: string | undefined, now = Date.now()): number | null {
+    if (!token) return null;
+    return this.cipher.open(token, now)?.userId ?? null;
+  }
+}
+
+export async function hashPassword(password: string): Promise<string> {
+  const salt = randomBytes(16);
+  const hash = await scrypt(password, salt, 32, SCRYPT);
+  return `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${salt.toString('base64')}$${hash.toString('base64')}`;
+}
+
+async function verifyPassword(password: string, stored: string): Promise<boolean> {
+  const [scheme, n, r, p, salt, hash] = stored.split('$');
+  if (scheme !== 'scrypt' || !salt || !hash) return false;
+  const expected = Buffer.from(hash, 'base64');
+  const actual = await scrypt(password, Buffer.from(salt, 'base64'), expected.length, { N: +n, r: +r, p: +p });
+  return timingSafeEqual(actual, expected);
+}
+
+function toPublic(u: UserRecord): PublicUser {
+  return { id: u.id, userName: u.userName, nickName: u.nickName, role: u.role };
+}

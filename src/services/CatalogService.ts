@@ -1,0 +1,114 @@
+// Products and flash sales: what admins create and shoppers browse. Keeps the funnel's sale table in step.
+import { ConflictError, NotFoundError, ValidationError } from '../errors';
+import { ProductInput, ProductRecord, ProductRepository } from '../repositories/ProductRepository';
+import { SaleInput, SaleRecord, SaleRepository } from '../repositories/SaleRepository';
+import type { SaleBook } from './SaleBook';
+
+export type SalePhase = 'upcoming' | 'live' | 'sold_out' | 'ended';
+
+export interface SaleView extends SaleRecord {
+  product: ProductRecord;
+  /** Units the shop can still sell, from the funnel's live counter when the sale is loaded. */
+  left: number;
+  phase: SalePhase;
+}
+
+export class CatalogService {
+  constructor(
+    private readonly products: ProductRepository,
+    private readonly sales: SaleRepository,
+    private readonly book: SaleBook,
+  ) {}
+
+  listProducts(): Promise<ProductRecord[]> {
+    return this.products.list();
+  }
+
+  async getProduct(id: number): Promise<ProductRecord> {
+    const p = await this.products.findById(id);
+    if (!p) throw new NotFoundError('Product');
+    return p;
+  }
+
+  createProduct(input: ProductInput): Promise<number> {
+    return this.products.create(input);
+  }
+
+  async updateProduct(id: number, input: ProductInput): Promise<void> {
+    if (!(await this.products.update(id, input))) throw new NotFoundError('Product');
+  }
+
+  async deleteProduct(id: number): Promise<void> {
+    if (await this.products.hasSales(id)) {
+      throw new ConflictError('PRODUCT_HAS_SALES', 'Delete the sales of this product first.');
+    }
+    if (!(await this.products.delete(id))) throw new NotFoundError('Product');
+  }
+
+  async listSales(now = Date.now()): Promise<SaleView[]> {
+    const [sales, products] = await Promise.all([this.sales.list(), this.products.list()]);
+    const byId = new Map(products.map((p) => [p.id, p]));
+    return sales.filter((s) => byId.has(s.productId)).map((s) => this.view(s, byId.get(s.productId)!, now));
+  }
+
+  async getSale(id: number, now = Date.now()): Promise<SaleView> {
+    const sale = await this.sales.findById(id);
+    if (!sale) throw new NotFoundError('Sale');
+    const product = await this.getProduct(sale.productId);
+    return this.view(sale, product, now);
+  }
+
+  async createSale(input: SaleInput): Promise<number> {
+    await this.getProduct(input.productId);
+    checkWindow(input);
+    const id = await this.sales.create(input);
+    this.book.put({ id, startsAt: input.startsAt.getTime(), endsAt: input.endsAt.getTime(), stock: input.stock });
+    this.book.inventory.load(id, input.stock, []);
+    return id;
+  }
+
+  /** Stock, product and start are locked once the sale has started; price and end may still change. */
+  async updateSale(id: number, input: SaleInput, now = Date.now()): Promise<void> {
+    const current = await this.sales.findById(id);
+    if (!current) throw new NotFoundError('Sale');
+    checkWindow(input);
+    if (current.startsAt.getTime() <= now) {
+      if (input.stock !== current.stock || input.productId !== current.productId || input.startsAt.getTime() !== current.startsAt.getTime()) {
+        throw new ConflictError('SALE_LOCKED', 'The sale has started: its product, stock and start can no longer change.');
+      }
+      await this.sales.updatePriceAndEnd(id, input.priceCents, input.endsAt);
+    } else {
+      await this.getProduct(input.productId);
+      await this.sales.update(id, input);
+      this.book.inventory.load(id, input.stock, []);
+    }
+    this.book.put({ id, startsAt: input.startsAt.getTime(), endsAt: input.endsAt.getTime(), stock: input.stock });
+  }
+
+  async deleteSale(id: number, now = Date.now()): Promise<void> {
+    const current = await this.sales.findById(id);
+    if (!current) throw new NotFoundError('Sale');
+    if (current.startsAt.getTime() <= now && current.endsAt.getTime() > now) {
+      throw new ConflictError('SALE_LIVE', 'A live sale cannot be deleted.');
+    }
+    if ((await this.sales.countOrders(id)) > 0) {
+      throw new ConflictError('SALE_HAS_ORDERS', 'A sale with orders cannot be deleted.');
+    }
+    await this.sales.delete(id);
+    this.book.remove(id);
+  }
+
+  private view(sale: SaleRecord, product: ProductRecord, now: number): SaleView {
+    const loaded = this.book.get(sale.id) !== undefined;
+    const left = loaded ? this.book.inventory.remaining(sale.id) : sale.remaining;
+    const phase: SalePhase =
+      now >= sale.endsAt.getTime() ? 'ended' : now < sale.startsAt.getTime() ? 'upcoming' : left <= 0 ? 'sold_out' : 'live';
+    return { ...sale, product, left, phase };
+  }
+}
+
+function checkWindow(input: SaleInput): void {
+  if (input.endsAt.getTime() <= input.startsAt.getTime()) {
+    throw new ValidationError({ endsAt: 'must be after the start' });
+  }
+}

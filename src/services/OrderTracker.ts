@@ -1,0 +1,43 @@
+// What the process knows of requests it accepted but has not yet seen written: pending or failed.
+export type TrackedState = 'pending' | 'failed';
+
+interface Tracked {
+  userId: number;
+  saleId: number;
+  state: TrackedState;
+  at: number;
+}
+
+export class OrderTracker {
+  private readonly requests = new Map<string, Tracked>();
+
+  accepted(requestId: string, saleId: number, userId: number, at: number): void {
+    this.requests.set(requestId, { userId, saleId, state: 'pending', at });
+  }
+
+  /** The order row exists now (the database is the record from here on), or the request never left. */
+  forget(requestId: string): void {
+    this.requests.delete(requestId);
+  }
+
+  failed(requestId: string): void {
+    const t = this.requests.get(requestId);
+    if (t) t.state = 'failed';
+  }
+
+  get(requestId: string): Readonly<Tracked> | undefined {
+    return this.requests.get(requestId);
+  }
+
+  forUser(userId: number): (Tracked & { requestId: string })[] {
+    const found: (Tracked & { requestId: string })[] = [];
+    for (const [requestId, t] of this.requests) if (t.userId === userId) found.push({ ...t, requestId });
+    return found;
+  }
+
+  pendingCount(): number {
+    let n = 0;
+    for (const t of this.requests.values()) if (t.state === 'pending') n += 1;
+    return n;
+  }
+}

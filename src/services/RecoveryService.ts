@@ -1,0 +1,45 @@
+// Start-up order that makes restarts safe: write everything still queued, then rebuild the funnel's memory
+// (stock left and buyers) from the database, and only then open the sales.
+import type { Logger } from 'pino';
+import type { OrderConsumer } from '../queue/OrderConsumer';
+import type { OrderQueue } from '../queue/OrderQueue';
+import type { OrderRepository } from '../repositories/OrderRepository';
+import type { SaleRepository } from '../repositories/SaleRepository';
+import type { BlacklistService } from './BlacklistService';
+import type { SaleBook } from './SaleBook';
+
+export class RecoveryService {
+  constructor(
+    private readonly queue: OrderQueue,
+    private readonly consumer: OrderConsumer,
+    private readonly sales: SaleRepository,
+    private readonly orders: OrderRepository,
+    private readonly book: SaleBook,
+    private readonly blacklist: BlacklistService,
+    private readonly log: Logger,
+  ) {}
+
+  /** Resolves once the queue holds nothing and no batch is being written. */
+  async drain(timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let quietChecks = 0;
+    // Two quiet checks in a row: a message in transit between broker and consumer shows as neither.
+    while (quietChecks < 2) {
+      const depth = await this.queue.depth();
+      quietChecks = depth === 0 && !this.consumer.busy() ? quietChecks + 1 : 0;
+      if (Date.now() > deadline) throw new Error(`order queue not drained after ${timeoutMs} ms (${depth} left)`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  async rebuild(now = Date.now()): Promise<void> {
+    const sales = await this.sales.listEndingAfter(new Date(now));
+    const buyers = await this.orders.buyersBySale(sales.map((s) => s.id));
+    for (const s of sales) {
+      this.book.put({ id: s.id, startsAt: s.startsAt.getTime(), endsAt: s.endsAt.getTime(), stock: s.stock });
+      this.book.inventory.load(s.id, s.remaining, buyers.get(s.id) ?? []);
+    }
+    await this.blacklist.load();
+    this.log.info({ sales: sales.length }, 'sale table rebuilt from the database');
+  }
+}

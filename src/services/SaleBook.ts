@@ -1,0 +1,92 @@
+// The in-memory sale table the purchase funnel reads: sale windows, stock left and who has bought.
+// Kept behind small interfaces so a shared store (Redis, a hash ring of nodes) can replace it later.
+
+export interface SaleWindow {
+  id: number;
+  startsAt: number;
+  endsAt: number;
+  stock: number;
+}
+
+export type ReserveResult = 'reserved' | 'sold_out' | 'already_bought';
+
+/** Stock and buyers per sale. `tryReserve` is the single atomic step that decides a purchase. */
+export interface Inventory {
+  load(saleId: number, remaining: number, buyers: Iterable<number>): void;
+  forget(saleId: number): void;
+  remaining(saleId: number): number;
+  isSoldOut(saleId: number): boolean;
+  hasBought(saleId: number, userId: number): boolean;
+  tryReserve(saleId: number, userId: number): ReserveResult;
+  /** Gives a unit back after a publish that surely failed. */
+  release(saleId: number, userId: number): void;
+}
+
+interface Stock {
+  remaining: number;
+  buyers: Set<number>;
+}
+
+export class MemoryInventory implements Inventory {
+  private readonly stocks = new Map<number, Stock>();
+
+  load(saleId: number, remaining: number, buyers: Iterable<number>): void {
+    this.stocks.set(saleId, { remaining: Math.max(0, remaining), buyers: new Set(buyers) });
+  }
+
+  forget(saleId: number): void {
+    this.stocks.delete(saleId);
+  }
+
+  remaining(saleId: number): number {
+    return this.stocks.get(saleId)?.remaining ?? 0;
+  }
+
+  isSoldOut(saleId: number): boolean {
+    const s = this.stocks.get(saleId);
+    return !s || s.remaining <= 0;
+  }
+
+  hasBought(saleId: number, userId: number): boolean {
+    return this.stocks.get(saleId)?.buyers.has(userId) ?? false;
+  }
+
+  tryReserve(saleId: number, userId: number): ReserveResult {
+    const s = this.stocks.get(saleId);
+    if (!s || s.remaining <= 0) return 'sold_out';
+    if (s.buyers.has(userId)) return 'already_bought';
+    s.remaining -= 1;
+    s.buyers.add(userId);
+    return 'reserved';
+  }
+
+  release(saleId: number, userId: number): void {
+    const s = this.stocks.get(saleId);
+    if (!s || !s.buyers.delete(userId)) return;
+    s.remaining += 1;
+  }
+}
+
+/** Sale windows by id, for the funnel's time checks without a database read. */
+export class SaleBook {
+  private readonly windows = new Map<number, SaleWindow>();
+
+  constructor(readonly inventory: Inventory) {}
+
+  put(window: SaleWindow): void {
+    this.windows.set(window.id, window);
+  }
+
+  remove(saleId: number): void {
+    this.windows.delete(saleId);
+    this.inventory.forget(saleId);
+  }
+
+  get(saleId: number): SaleWindow | undefined {
+    return this.windows.get(saleId);
+  }
+
+  all(): SaleWindow[] {
+    return [...this.windows.values()];
+  }
+}
