@@ -1,0 +1,127 @@
+// Builds the real app for a test: real migrations on a fresh database (a temp SQLite file, or a new
+// MariaDB database when TEST_DATABASE_URL is set), a fresh queue (in-process, or a uniquely named
+// RabbitMQ queue when TEST_AMQP_URL is set), and a captcha generator whose answer the test knows.
+import 'reflect-metadata';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import mysql from 'mysql2/promise';
+import { createApp, RequestHandler } from '../../src/app';
+import { loadConfig } from '../../src/config/loadConfig';
+import { buildContainer, Container } from '../../src/container';
+import { CaptchaGenerator } from '../../src/services/CaptchaService';
+
+export type DatabaseKind = 'sqlite' | 'mysql';
+
+/** The databases the integration suite runs on: SQLite always, MariaDB when TEST_DATABASE_URL is set. */
+export function testDatabases(): DatabaseKind[] {
+  return process.env.TEST_DATABASE_URL ? ['sqlite', 'mysql'] : ['sqlite'];
+}
+
+/** The queues the suite runs on: in-process always, RabbitMQ when TEST_AMQP_URL is set. */
+export function testQueues(): ('memory' | 'rabbitmq')[] {
+  return process.env.TEST_AMQP_URL ? ['memory', 'rabbitmq'] : ['memory'];
+}
+
+export const CAPTCHA_TEXT = 'AbCd5';
+export const fixedCaptcha: CaptchaGenerator = {
+  create: () => ({ text: CAPTCHA_TEXT, svg: '<svg xmlns="http://www.w3.org/2000/svg"><text>captcha</text></svg>' }),
+};
+
+export interface TestApp {
+  app: RequestHandler;
+  c: Container;
+  env: Record<string, string>;
+  /** Stops the app and drops its database and queues. */
+  close(): Promise<void>;
+  /** Stops the app but keeps database and queue, for restart tests. */
+  stop(): Promise<void>;
+}
+
+export interface TestAppOptions {
+  database?: DatabaseKind;
+  queue?: 'memory' | 'rabbitmq';
+  env?: Record<string, string>;
+  captcha?: CaptchaGenerator;
+  /** Reuse the database and queue of an earlier app (restart tests). */
+  reuse?: TestApp;
+}
+
+const TEST_KEY = Buffer.alloc(16, 7).toString('base64');
+
+export async function buildTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+  const kind = options.database ?? 'sqlite';
+  const queueKind = options.queue ?? 'memory';
+  const cleanups: (() => Promise<void> | void)[] = [];
+  let env: Record<string, string>;
+  if (options.reuse) {
+    env = { ...options.reuse.env, ...(options.env ?? {}) };
+  } else {
+    env = {
+      NODE_ENV: 'test',
+      COOKIE_KEYS: TEST_KEY,
+      USER_INTERVAL_MS: '0',
+      IP_LIMIT: '100000',
+      PURCHASE_BUCKET_CAPACITY: '100000',
+      PURCHASE_BUCKET_PER_SECOND: '100000',
+      PAGE_BUCKET_CAPACITY: '100000',
+      PAGE_BUCKET_PER_SECOND: '100000',
+      ...(options.env ?? {}),
+    };
+    if (kind === 'mysql') {
+      const server = process.env.TEST_DATABASE_URL;
+      if (!server) throw new Error('TEST_DATABASE_URL is not set');
+      const name = `fs_test_${randomBytes(5).toString('hex')}`;
+      const admin = await mysql.createConnection(server);
+      await admin.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+      await admin.end();
+      const url = new URL(server);
+      url.pathname = `/${name}`;
+      env.DATABASE_URL = url.toString();
+      cleanups.push(async () => {
+        const conn = await mysql.createConnection(server);
+        await conn.query(`DROP DATABASE IF EXISTS \`${name}\``);
+        await conn.end();
+      });
+    } else {
+      const dir = mkdtempSync(path.join(tmpdir(), 'flash-sale-test-'));
+      env.DATABASE_URL = `sqlite:${path.join(dir, 'test.sqlite')}`;
+      cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    }
+    if (queueKind === 'rabbitmq') {
+      const amqp = process.env.TEST_AMQP_URL;
+      if (!amqp) throw new Error('TEST_AMQP_URL is not set');
+      env.AMQP_URL = amqp;
+      env.QUEUE_NAME = `fs-test-${randomBytes(5).toString('hex')}`;
+    }
+  }
+  const config = loadConfig(env);
+  const queueOverride = options.reuse && !config.amqpUrl ? options.reuse.c.queue : undefined;
+  const c = buildContainer(config, { captchaGenerator: options.captcha ?? fixedCaptcha, queue: queueOverride });
+  await c.start();
+  const app = createApp(c);
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await c.stop();
+  };
+  return {
+    app,
+    c,
+    env,
+    stop,
+    close: async () => {
+      if (config.amqpUrl && 'destroy' in c.queue) {
+        await stop();
+        const { RabbitOrderQueue } = await import('../../src/queue/RabbitOrderQueue');
+        const q = new RabbitOrderQueue({ url: config.amqpUrl, queue: config.queueName }, c.log);
+        await q.connect();
+        await q.destroy();
+      } else await stop();
+      for (const f of (options.reuse ? [] : cleanups).reverse()) await f();
+      if (options.reuse) await options.reuse.close();
+    },
+  };
+}
