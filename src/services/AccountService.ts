@@ -54,6 +54,11 @@ export class AccountService {
     return user ? toPublic(user) : null;
   }
 
+  async findByUserName(userName: string): Promise<PublicUser | null> {
+    const user = await this.users.findByUserName(userName);
+    return user ? toPublic(user) : null;
+  }
+
   /** Creates the configured admin, or makes sure the account has the admin role and that password. */
   async ensureAdmin(userName: string, password: string): Promise<void> {
     const existing = await this.users.findByUserName(userName);
