@@ -1,35 +1,309 @@
+// Admin pages: products, sales, orders per sale and the blacklist. Every route is behind requireAdmin.
+// HTML forms answer 303 on success and the form again (400/409) with the problem next to its field;
+// JSON clients (Accept: application/json) get the same outcomes as JSON bodies.
 import type { Request, Response } from 'express';
-import { NotFoundError } from '../errors';
+import { AppError, ConflictError, NotFoundError, ValidationError } from '../errors';
+import { wantsJson } from '../middleware/errorHandler';
+import type { BlacklistRecord } from '../repositories/BlacklistRepository';
+import type { PublicUser } from '../services/AccountService';
 import type { BlacklistService } from '../services/BlacklistService';
-import type { CatalogService } from '../services/CatalogService';
+import type { CatalogService, SaleView } from '../services/CatalogService';
 import type { OrderService } from '../services/OrderService';
+import { blacklistSchema, productSchema, saleSchema, toDollarsInput, toUtcInput } from './adminSchemas';
+import { parseForm, parseId } from './validation';
 
-const todo = (_req: Request, _res: Response): void => {
-  throw new NotFoundError();
+/** How the blacklist form turns a user name into an id; AccountService fits. */
+export interface UserLookup {
+  findByUserName(userName: string): Promise<PublicUser | null>;
+  findUser(id: number): Promise<PublicUser | null>;
+}
+
+/** Orders listed on one page; the totals always count them all. */
+export const ORDERS_SHOWN = 500;
+
+/** Formatting helpers every admin view may use. */
+const helpers = {
+  utc: (d: Date): string => `${d.toISOString().replace('T', ' ').slice(0, 16)} UTC`,
+  inputTime: toUtcInput,
 };
 
 export class AdminController {
   constructor(
-    readonly catalog: CatalogService,
-    readonly orders: OrderService,
-    readonly blacklist: BlacklistService,
+    private readonly catalog: CatalogService,
+    private readonly orders: OrderService,
+    private readonly blacklist: BlacklistService,
+    /** Optional so the controller works before it is wired; without it users are blacklisted by #id only. */
+    private readonly users?: UserLookup,
   ) {}
 
-  dashboard = todo;
-  products = todo;
-  newProduct = todo;
-  createProduct = todo;
-  editProduct = todo;
-  updateProduct = todo;
-  deleteProduct = todo;
-  sales = todo;
-  newSale = todo;
-  createSale = todo;
-  editSale = todo;
-  updateSale = todo;
-  deleteSale = todo;
-  saleOrders = todo;
-  blacklistPage = todo;
-  addToBlacklist = todo;
-  removeFromBlacklist = todo;
+  dashboard = async (req: Request, res: Response): Promise<void> => {
+    const now = Date.now();
+    const [products, sales, entries] = await Promise.all([
+      this.catalog.listProducts(),
+      this.catalog.listSales(now),
+      this.blacklist.list(),
+    ]);
+    const counts = {
+      products: products.length,
+      sales: sales.length,
+      live: sales.filter((s) => s.phase === 'live').length,
+      upcoming: sales.filter((s) => s.phase === 'upcoming').length,
+      unitsSold: sales.reduce((n, s) => n + unitsSold(s), 0),
+      blacklisted: entries.filter((e) => e.until === null || e.until.getTime() > now).length,
+    };
+    if (wantsJson(req)) {
+      res.json({ ok: true, counts });
+      return;
+    }
+    res.render('admin/dashboard', { ...helpers, title: 'Admin', counts });
+  };
+
+  // ---- products -------------------------------------------------------------------------------------------
+
+  products = async (req: Request, res: Response): Promise<void> => {
+    const products = await this.catalog.listProducts();
+    if (wantsJson(req)) {
+      res.json({ ok: true, products });
+      return;
+    }
+    res.render('admin/products/index', await this.productListLocals());
+  };
+
+  newProduct = (_req: Request, res: Response): void => {
+    res.render('admin/products/form', { ...helpers, title: 'New product', product: null, errors: {}, values: {} });
+  };
+
+  createProduct = async (req: Request, res: Response): Promise<void> => {
+    const input = parseForm(productSchema, req, res, 'admin/products/form', { ...helpers, title: 'New product', product: null });
+    if (!input) return;
+    const id = await this.catalog.createProduct(input);
+    done(req, res, '/admin/products', 201, { ok: true, id });
+  };
+
+  editProduct = async (req: Request, res: Response): Promise<void> => {
+    const product = await this.catalog.getProduct(parseId(req.params.id, 'product id'));
+    const values = { ...product, price: toDollarsInput(product.priceCents) };
+    res.render('admin/products/form', { ...helpers, title: `Edit ${product.name}`, product, errors: {}, values });
+  };
+
+  updateProduct = async (req: Request, res: Response): Promise<void> => {
+    const product = await this.catalog.getProduct(parseId(req.params.id, 'product id'));
+    const locals = { ...helpers, title: `Edit ${product.name}`, product };
+    const input = parseForm(productSchema, req, res, 'admin/products/form', locals);
+    if (!input) return;
+    await this.catalog.updateProduct(product.id, input);
+    done(req, res, '/admin/products', 200, { ok: true, id: product.id });
+  };
+
+  deleteProduct = async (req: Request, res: Response): Promise<void> => {
+    const id = parseId(req.params.id, 'product id');
+    const refused = await attempt(req, () => this.catalog.deleteProduct(id));
+    if (refused) {
+      res.status(refused.status).render('admin/products/index', { ...(await this.productListLocals()), notice: refused.message });
+      return;
+    }
+    done(req, res, '/admin/products', 200, { ok: true });
+  };
+
+  // ---- sales ----------------------------------------------------------------------------------------------
+
+  sales = async (req: Request, res: Response): Promise<void> => {
+    const sales = await this.catalog.listSales();
+    if (wantsJson(req)) {
+      res.json({ ok: true, sales });
+      return;
+    }
+    res.render('admin/sales/index', { ...helpers, title: 'Sales', sales });
+  };
+
+  newSale = async (req: Request, res: Response): Promise<void> => {
+    const products = await this.catalog.listProducts();
+    const chosen = products.find((p) => String(p.id) === req.query.productId);
+    const values = chosen ? { productId: String(chosen.id), price: toDollarsInput(chosen.priceCents) } : {};
+    res.render('admin/sales/form', { ...helpers, title: 'New sale', sale: null, locked: false, products, errors: {}, values });
+  };
+
+  createSale = async (req: Request, res: Response): Promise<void> => {
+    const products = await this.catalog.listProducts();
+    const locals = { ...helpers, title: 'New sale', sale: null, locked: false, products };
+    const input = parseForm(saleSchema, req, res, 'admin/sales/form', locals);
+    if (!input) return;
+    if (!products.some((p) => p.id === input.productId)) {
+      refuseForm(req, res, 'admin/sales/form', locals, { productId: 'is not a product' });
+      return;
+    }
+    let id = 0;
+    const refused = await attempt(req, async () => {
+      id = await this.catalog.createSale(input);
+    });
+    if (refused) return renderRefused(res, refused, 'admin/sales/form', locals, req.body);
+    done(req, res, '/admin/sales', 201, { ok: true, id });
+  };
+
+  editSale = async (req: Request, res: Response): Promise<void> => {
+    const [sale, products] = await Promise.all([this.catalog.getSale(parseId(req.params.id, 'sale id')), this.catalog.listProducts()]);
+    res.render('admin/sales/form', { ...this.saleFormLocals(sale, products), errors: {}, values: saleValues(sale) });
+  };
+
+  updateSale = async (req: Request, res: Response): Promise<void> => {
+    const [sale, products] = await Promise.all([this.catalog.getSale(parseId(req.params.id, 'sale id')), this.catalog.listProducts()]);
+    const locals = this.saleFormLocals(sale, products);
+    const input = parseForm(saleSchema, req, res, 'admin/sales/form', locals);
+    if (!input) return;
+    if (!products.some((p) => p.id === input.productId)) {
+      refuseForm(req, res, 'admin/sales/form', locals, { productId: 'is not a product' });
+      return;
+    }
+    const refused = await attempt(req, () => this.catalog.updateSale(sale.id, input));
+    if (refused) return renderRefused(res, refused, 'admin/sales/form', locals, req.body);
+    done(req, res, '/admin/sales', 200, { ok: true, id: sale.id });
+  };
+
+  deleteSale = async (req: Request, res: Response): Promise<void> => {
+    const id = parseId(req.params.id, 'sale id');
+    const refused = await attempt(req, () => this.catalog.deleteSale(id));
+    if (refused) {
+      const sales = await this.catalog.listSales();
+      res.status(refused.status).render('admin/sales/index', { ...helpers, title: 'Sales', sales, notice: refused.message });
+      return;
+    }
+    done(req, res, '/admin/sales', 200, { ok: true });
+  };
+
+  /** Orders of one sale with its totals: orders written, units sold by the stock counter, revenue. */
+  saleOrders = async (req: Request, res: Response): Promise<void> => {
+    const sale = await this.catalog.getSale(parseId(req.params.id, 'sale id'));
+    const orders = await this.orders.listForSale(sale.id);
+    const totals = { count: orders.length, unitsSold: unitsSold(sale), revenueCents: orders.length * sale.priceCents };
+    if (wantsJson(req)) {
+      res.json({ ok: true, sale, totals, orders });
+      return;
+    }
+    res.render('admin/sales/orders', {
+      ...helpers,
+      title: `Orders: ${sale.product.name}`,
+      sale,
+      totals,
+      orders: orders.slice(0, ORDERS_SHOWN),
+    });
+  };
+
+  // ---- blacklist ------------------------------------------------------------------------------------------
+
+  blacklistPage = async (req: Request, res: Response): Promise<void> => {
+    const entries = await this.blacklist.list();
+    if (wantsJson(req)) {
+      res.json({ ok: true, entries });
+      return;
+    }
+    res.render('admin/blacklist/index', { ...(await this.blacklistLocals(entries)), errors: {}, values: {} });
+  };
+
+  addToBlacklist = async (req: Request, res: Response): Promise<void> => {
+    const locals = await this.blacklistLocals(await this.blacklist.list());
+    const input = parseForm(blacklistSchema, req, res, 'admin/blacklist/index', locals);
+    if (!input) return;
+    let userId: number | null = null;
+    if (input.user !== null) {
+      const found = await this.resolveUser(input.user);
+      if (typeof found === 'string') {
+        refuseForm(req, res, 'admin/blacklist/index', locals, { user: found });
+        return;
+      }
+      userId = found;
+    }
+    const id = await this.blacklist.add({ userId, ip: input.ip, reason: input.reason, until: input.until });
+    done(req, res, '/admin/blacklist', 201, { ok: true, id });
+  };
+
+  removeFromBlacklist = async (req: Request, res: Response): Promise<void> => {
+    const id = parseId(req.params.id, 'blacklist entry id');
+    if (!(await this.blacklist.remove(id))) throw new NotFoundError('Blacklist entry');
+    done(req, res, '/admin/blacklist', 200, { ok: true });
+  };
+
+  // ---- helpers --------------------------------------------------------------------------------------------
+
+  private async productListLocals() {
+    const [products, sales] = await Promise.all([this.catalog.listProducts(), this.catalog.listSales()]);
+    const salesPerProduct = new Map<number, number>();
+    for (const s of sales) salesPerProduct.set(s.productId, (salesPerProduct.get(s.productId) ?? 0) + 1);
+    return { ...helpers, title: 'Products', products, salesPerProduct };
+  }
+
+  private saleFormLocals(sale: SaleView, products: unknown[]) {
+    // Started sales lock product, stock and start (CatalogService enforces it; the form just says so).
+    return { ...helpers, title: `Edit sale: ${sale.product.name}`, sale, products, locked: sale.startsAt.getTime() <= Date.now() };
+  }
+
+  private async blacklistLocals(entries: BlacklistRecord[]) {
+    const names = new Map<number, string>();
+    if (this.users) {
+      const ids = [...new Set(entries.map((e) => e.userId).filter((id): id is number => id !== null))];
+      const found = await Promise.all(ids.map((id) => this.users!.findUser(id)));
+      for (const u of found) if (u) names.set(u.id, u.userName);
+    }
+    return { ...helpers, title: 'Blacklist', entries, names, now: Date.now(), byName: this.users !== undefined };
+  }
+
+  /** The user id for `#12` or a user name, or the reason it cannot be found. */
+  private async resolveUser(user: { id: number } | { name: string }): Promise<number | string> {
+    if ('id' in user) {
+      if (this.users && !(await this.users.findUser(user.id))) return 'is not a known user id';
+      return user.id;
+    }
+    if (!this.users) return 'cannot be looked up by name here; give the user id as #123';
+    const found = await this.users.findByUserName(user.name);
+    return found ? found.id : 'is not a known user name';
+  }
+}
+
+function unitsSold(sale: SaleView): number {
+  return sale.stock - sale.remaining;
+}
+
+function saleValues(sale: SaleView): Record<string, string> {
+  return {
+    productId: String(sale.productId),
+    stock: String(sale.stock),
+    price: toDollarsInput(sale.priceCents),
+    startsAt: toUtcInput(sale.startsAt),
+    endsAt: toUtcInput(sale.endsAt),
+  };
+}
+
+/** After a successful POST: 303 to `location` for browsers, the JSON body for API clients. */
+function done(req: Request, res: Response, location: string, status: number, body: object): void {
+  if (wantsJson(req)) res.status(status).json(body);
+  else res.redirect(303, location);
+}
+
+/** A field problem found after parsing: the form again with the error next to the field, or a JSON 400. */
+function refuseForm(req: Request, res: Response, view: string, locals: object, fields: Record<string, string>): void {
+  if (wantsJson(req)) throw new ValidationError(fields);
+  res.status(400).render(view, { ...locals, errors: fields, values: req.body ?? {} });
+}
+
+/**
+ * Runs a service call. A refusal the admin can act on (400 or 409) comes back for an HTML form to show;
+ * anything else, and every refusal for a JSON client, goes on to the error handler.
+ */
+async function attempt(req: Request, action: () => Promise<void>): Promise<AppError | null> {
+  try {
+    await action();
+    return null;
+  } catch (err) {
+    if (wantsJson(req) || !(err instanceof ValidationError || err instanceof ConflictError)) throw err;
+    return err;
+  }
+}
+
+function renderRefused(res: Response, refused: AppError, view: string, locals: object, values: unknown): void {
+  const fields = refused instanceof ValidationError ? refused.fields : {};
+  res.status(refused.status).render(view, {
+    ...locals,
+    errors: fields,
+    values: values ?? {},
+    formError: refused instanceof ValidationError ? undefined : refused.message,
+  });
 }
