@@ -1,4 +1,5 @@
 // The sale page's only script: server-clock countdown, captcha, ticket, secret path, purchase, status.
+// The page's HTML is the same for everyone; what depends on the shopper or the moment comes from JSON.
 (function () {
   'use strict';
   var root = document.getElementById('sale');
@@ -8,44 +9,63 @@
   var endsAt = Number(root.dataset.endsAt);
   var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || '';
   var LOCK_SECONDS = 10;
+  // Remaining seconds at which a screen reader hears how long is left; never once a second.
+  var ANNOUNCE_AT = [3600, 1800, 900, 600, 300, 120, 60, 30, 10];
 
+  function $(id) { return document.getElementById(id); }
   var el = {
-    phase: document.getElementById('phase'),
-    countdown: document.getElementById('countdown'),
-    buy: document.getElementById('buy'),
-    lock: document.getElementById('lock'),
-    left: document.getElementById('left'),
-    form: document.getElementById('captcha-form'),
-    image: document.getElementById('captcha-image'),
-    refresh: document.getElementById('captcha-refresh'),
-    answer: document.getElementById('captcha-answer'),
-    result: document.getElementById('result'),
+    status: $('status'), phase: $('phase'), when: $('when'), whenTime: $('when-time'),
+    countdownLabel: $('countdown-label'), countdownValue: $('countdown-value'), hint: $('hint'),
+    buy: $('buy'), lock: $('lock'), left: $('left'), stockFill: $('stock-fill'), loginNote: $('login-note'),
+    form: $('captcha-form'), image: $('captcha-image'), refresh: $('captcha-refresh'), answer: $('captcha-answer'),
+    field: $('captcha-field'), fieldError: $('captcha-error'), submit: $('captcha-submit'),
+    result: $('result'), announce: $('announce'),
   };
 
-  var state = { offset: 0, phase: 'upcoming', loggedIn: false, bought: false, left: 0, lockedUntil: 0, captchaId: null, path: null, busy: false };
-  var lastAnnounced = '';
+  var state = {
+    offset: 0, synced: false, phase: null, loggedIn: false, bought: false, left: Number(el.left.textContent) || 0,
+    stock: Number(root.querySelector('#stock').textContent) || 0, lockedUntil: 0, captchaId: null, path: null,
+    pathTries: 0, busy: false, announcedAt: null,
+  };
 
+  var LABELS = { upcoming: 'Coming up', live: 'Live now', sold_out: 'Sold out', ended: 'Ended', bought: 'Yours' };
+  var HINTS = {
+    upcoming: 'The button lights up by itself when the sale starts. No need to reload.',
+    live: 'One unit per shopper. You will type a short code before buying.',
+    sold_out: 'Every unit has been taken. Thank you for coming.',
+    ended: 'This sale is over.',
+    bought: 'You bought this one. Follow your order in My orders.',
+  };
+
+  // Every answer the shop can give, in words. Unknown codes fall back to the server's own message.
   var MESSAGES = {
-    ACCEPTED: 'Order accepted! We are confirming it now.',
-    SOLD_OUT: 'Sold out. Every unit has been taken.',
-    NOT_STARTED: 'The sale has not started yet.',
-    SALE_ENDED: 'The sale has ended.',
-    ALREADY_BOUGHT: 'You have already bought in this sale.',
-    TOO_FAST: 'Easy! One try every 10 seconds.',
-    IN_FLIGHT: 'Your previous try is still being handled.',
+    ACCEPTED: 'Order accepted. We are confirming it now (pending)…',
+    CONFIRMED: 'Order confirmed! It is yours. See it in My orders.',
+    FAILED: 'Your order could not be completed. Nothing was charged.',
+    SOLD_OUT: 'Sold out. Every unit was taken before your request reached us.',
+    NOT_STARTED: 'The sale has not started yet. Wait for the countdown.',
+    SALE_ENDED: 'The sale has ended. No more orders are taken.',
+    ALREADY_BOUGHT: 'You have already bought in this sale. One per shopper.',
+    TOO_FAST: 'Too fast: one try every 10 seconds, please. Wait for the countdown.',
+    IN_FLIGHT: 'Your previous try is still being handled. Wait a moment.',
     BLOCKED: 'Your account or network is blocked from this sale.',
     CAPTCHA_WRONG: 'Those characters do not match the picture. Here is a new one.',
     CAPTCHA_EXPIRED: 'That picture expired. Here is a new one.',
-    TICKET_INVALID: 'Please solve the captcha again.',
-    TICKET_USED: 'Please solve the captcha again.',
-    TICKET_EXPIRED: 'Please solve the captcha again.',
-    BUSY: 'The shop is very busy. Please try again in a moment.',
-    OVERLOADED: 'The shop is very busy. Please try again in a moment.',
-    QUEUE_UNAVAILABLE: 'We could not take your order just now. Please try again.',
-    STARTING: 'The shop is starting. Please try again in a moment.',
+    TICKET_INVALID: 'Please type the characters from a new picture.',
+    TICKET_USED: 'Please type the characters from a new picture.',
+    TICKET_EXPIRED: 'That code expired. Please type the characters from a new picture.',
+    PATH_INVALID: 'The purchase link was not valid. Please try again.',
+    BUSY: 'The shop is very busy right now. Your try did not count; please try again.',
+    OVERLOADED: 'The shop is very busy right now. Your try did not count; please try again.',
+    STARTING: 'The shop is starting up. Please try again in a moment.',
+    QUEUE_UNAVAILABLE: 'We could not take your order just now. Nothing was charged; please try again.',
+    QUEUE_UNKNOWN: 'We are not sure your order went through. We are checking…',
     IP_RATE_LIMITED: 'Too many requests from your network. Please wait a little.',
     NOT_LOGGED_IN: 'Please log in to buy.',
+    CSRF: 'This page has expired. Please reload it.',
+    NETWORK: 'Network problem. Check your connection and try again.',
   };
+  var KIND = { SOLD_OUT: 'info', SALE_ENDED: 'info', ALREADY_BOUGHT: 'info', NOT_STARTED: 'info' };
 
   function now() { return Date.now() + state.offset; }
 
@@ -53,14 +73,19 @@
     var h = Object.assign({ Accept: 'application/json' }, headers || {});
     if (method !== 'GET') h['X-CSRF-Token'] = csrf;
     if (body) h['Content-Type'] = 'application/json';
-    return fetch(url, { method: method, headers: h, body: body ? JSON.stringify(body) : undefined, credentials: 'same-origin' })
+    return fetch(url, { method: method, headers: h, body: body ? JSON.stringify(body) : undefined, credentials: 'same-origin', cache: 'no-store' })
       .then(function (res) {
-        return res.json().catch(function () { return {}; }).then(function (data) { data.httpStatus = res.status; return data; });
+        var retry = Number(res.headers.get('Retry-After')) || 0;
+        return res.json().catch(function () { return {}; }).then(function (data) {
+          data.httpStatus = res.status;
+          data.retryAfter = retry;
+          return data;
+        });
       })
-      .catch(function () { return { ok: false, code: 'NETWORK', message: 'Network problem. Check your connection and try again.' }; });
+      .catch(function () { return { ok: false, code: 'NETWORK', httpStatus: 0 }; });
   }
 
-  // Offset = server clock minus ours, from the fastest of a few round trips.
+  // Offset = server clock minus ours, from the fastest of three round trips.
   function syncClock() {
     var best = null;
     function once() {
@@ -70,79 +95,190 @@
         if (!best || t1 - t0 < best.rtt) best = { rtt: t1 - t0, offset: d.now - (t0 + t1) / 2 };
       });
     }
-    return once().then(once).then(once).then(function () { state.offset = best.offset; }).catch(function () {});
+    return once().then(once).then(once).then(function () { state.offset = best.offset; state.synced = true; }).catch(function () {});
   }
 
   function refreshState() {
     return api('GET', '/api/sales/' + saleId).then(function (d) {
       if (d.httpStatus !== 200) return;
-      state.loggedIn = d.loggedIn;
-      state.bought = d.bought;
+      state.loggedIn = !!d.loggedIn;
+      state.bought = state.bought || !!d.bought;
       state.left = d.left;
-      el.left.textContent = String(d.left);
+      state.stock = d.stock;
+      if (d.csrfToken) csrf = d.csrfToken;
       render();
     });
   }
 
-  function pad(n) { return n < 10 ? '0' + n : String(n); }
-  function duration(ms) {
-    var s = Math.max(0, Math.ceil(ms / 1000));
-    var d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600), m = Math.floor((s % 3600) / 60);
-    return (d ? d + 'd ' : '') + pad(h) + ':' + pad(m) + ':' + pad(s % 60);
+  // Stock only moves while the sale is live, so only then is it worth asking again; jitter spreads the crowd.
+  function schedulePoll() {
+    setTimeout(function () {
+      var p = viewPhase();
+      if (p === 'ended' || p === 'sold_out' || p === 'bought') return;
+      (p === 'live' ? refreshState() : Promise.resolve()).then(schedulePoll);
+    }, 5000 + Math.random() * 3000);
   }
 
-  function phaseNow() {
+  function pad(n) { return n < 10 ? '0' + n : String(n); }
+  function clock(ms) {
+    var s = Math.max(0, Math.ceil(ms / 1000));
+    var d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600), m = Math.floor((s % 3600) / 60);
+    return (d ? d + (d === 1 ? ' day ' : ' days ') : '') + pad(h) + ':' + pad(m) + ':' + pad(s % 60);
+  }
+  function spoken(seconds) {
+    if (seconds >= 120) return Math.round(seconds / 60) + ' minutes';
+    if (seconds >= 60) return '1 minute';
+    return seconds + ' seconds';
+  }
+
+  function salePhase() {
     var t = now();
     if (t >= endsAt) return 'ended';
     if (t < startsAt) return 'upcoming';
     if (state.left <= 0) return 'sold_out';
     return 'live';
   }
+  function viewPhase() { return state.bought ? 'bought' : salePhase(); }
+
+  function setText(node, text) { if (node && node.textContent !== text) node.textContent = text; }
+  function say(text) { el.announce.textContent = ''; setTimeout(function () { el.announce.textContent = text; }, 50); }
+
+  function localTime(ms) {
+    var d = new Date(ms);
+    var sameDay = d.toDateString() === new Date(now()).toDateString();
+    var opts = sameDay ? { hour: '2-digit', minute: '2-digit', second: '2-digit' } : { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' };
+    try { return d.toLocaleString(undefined, opts); } catch (e) { return d.toISOString(); }
+  }
 
   function render() {
     var t = now();
-    var phase = phaseNow();
-    if (phase !== state.phase) {
-      state.phase = phase;
-      if (phase === 'live') fetchPath();
+    var sale = salePhase();
+    var view = viewPhase();
+    if (view !== state.phase) {
+      var before = state.phase;
+      state.phase = view;
+      onPhaseChange(before, view);
     }
-    var text, countdown = '';
-    if (phase === 'upcoming') { text = 'Starts soon'; countdown = 'Starts in ' + duration(startsAt - t); }
-    else if (phase === 'live') { text = state.bought ? 'You bought this one' : 'Live now'; countdown = 'Ends in ' + duration(endsAt - t); }
-    else if (phase === 'sold_out') { text = state.bought ? 'You bought this one' : 'Sold out'; }
-    else { text = 'This sale has ended'; }
-    el.phase.textContent = text;
-    el.phase.dataset.phase = state.bought ? 'bought' : phase;
-    root.dataset.phase = phase;
-    // Announce politely only when the minute changes, not every second.
-    var minuteText = phase === 'upcoming' ? countdown.replace(/:\d\d$/, '') : countdown;
-    el.countdown.textContent = countdown || '\u00a0';
-    if (minuteText !== lastAnnounced) { lastAnnounced = minuteText; el.countdown.setAttribute('aria-label', countdown); }
+
+    setText(el.phase, LABELS[view]);
+    el.status.dataset.phase = view;
+    root.dataset.phase = view;
+
+    var label = '', value = '\u00a0';
+    if (sale === 'upcoming') { label = 'Starts in'; value = clock(startsAt - t); }
+    else if (view === 'live') { label = 'Ends in'; value = clock(endsAt - t); }
+    else if (view === 'bought') { value = 'You got one!'; }
+    else if (view === 'sold_out') { value = 'All ' + state.stock + ' sold'; }
+    else if (view === 'ended') { value = 'Sale over'; }
+    setText(el.countdownLabel, label);
+    setText(el.countdownValue, value);
+    el.countdownValue.classList.toggle('long', / days? /.test(value));
+    setText(el.hint, HINTS[view]);
+
+    if (sale === 'upcoming') {
+      announceCountdown(Math.ceil((startsAt - t) / 1000));
+      setWhen('Starts', startsAt);
+    } else if (sale === 'ended') setWhen('Ended', endsAt);
+    else setWhen('Ends', endsAt);
+
+    setText(el.left, String(Math.max(0, state.left)));
+    var pct = state.stock > 0 ? Math.ceil((Math.max(0, state.left) / state.stock) * 20) * 5 : 0;
+    el.stockFill.className = 'stock-fill pct-' + pct;
+    if (el.loginNote) el.loginNote.hidden = state.loggedIn || !(sale === 'upcoming' || sale === 'live');
 
     var lockLeft = Math.ceil((state.lockedUntil - Date.now()) / 1000);
-    el.lock.textContent = lockLeft > 0 ? 'You can try again in ' + lockLeft + ' s' : '\u00a0';
-    var canBuy = phase === 'live' && !state.bought && lockLeft <= 0 && !state.busy;
+    var canTryAgainLater = view === 'live' || view === 'upcoming';
+    setText(el.lock, lockLeft > 0 && canTryAgainLater ? 'Locked: you can try again in ' + lockLeft + ' s' : '\u00a0');
+    el.lock.classList.toggle('on', lockLeft > 0 && canTryAgainLater);
+    if (state.wasLocked && lockLeft <= 0) {
+      state.wasLocked = false;
+      if (view === 'live') say('You can try again now.');
+    }
+
+    var canBuy = view === 'live' && lockLeft <= 0 && !state.busy;
     el.buy.disabled = !canBuy;
-    el.buy.textContent = state.bought ? 'Bought' : phase === 'sold_out' ? 'Sold out' : phase === 'ended' ? 'Ended' : 'Buy now';
+    var text = { upcoming: 'Buy now', live: state.loggedIn ? 'Buy now' : 'Log in to buy', sold_out: 'Sold out', ended: 'Sale ended', bought: 'Bought \u2713' }[view];
+    if (state.busy) text = 'Buying\u2026';
+    setText(el.buy, text);
+    el.buy.classList.toggle('ready', canBuy);
   }
 
+  function setWhen(word, ms) {
+    if (!el.whenTime) return;
+    var node = el.when.firstChild;
+    if (node && node.nodeType === 3 && node.textContent.trim() !== word) node.textContent = word + ' ';
+    var iso = new Date(ms).toISOString();
+    if (el.whenTime.getAttribute('datetime') !== iso || !el.whenTime.dataset.local) {
+      el.whenTime.setAttribute('datetime', iso);
+      el.whenTime.dataset.local = '1';
+      el.whenTime.textContent = localTime(ms);
+    }
+  }
+
+  function announceCountdown(secondsLeft) {
+    // Speak when a threshold is crossed, not on load: the page itself already says how long is left.
+    var bucket = null;
+    for (var i = 0; i < ANNOUNCE_AT.length; i++) if (secondsLeft <= ANNOUNCE_AT[i]) bucket = ANNOUNCE_AT[i];
+    if (state.announcedAt === null) { state.announcedAt = bucket === null ? Infinity : bucket; return; }
+    if (bucket !== null && bucket < state.announcedAt) {
+      state.announcedAt = bucket;
+      say('The sale starts in ' + spoken(bucket) + '.');
+    }
+  }
+
+  function onPhaseChange(before, after) {
+    if (before === null) return; // first paint: nothing to announce
+    if (after === 'live') {
+      say(state.loggedIn ? 'The sale is open. The Buy now button is enabled.' : 'The sale is open. Log in to buy.');
+      if (!state.bought) fetchPath();
+      refreshState();
+    } else if (after === 'sold_out') {
+      say('Sold out.');
+      closeCaptcha();
+    } else if (after === 'ended') {
+      say('The sale has ended.');
+      closeCaptcha();
+    }
+  }
+
+  // The secret path exists only once the sale has started; a clock a little ahead of the server's is retried.
   function fetchPath() {
-    if (state.path || !state.loggedIn) return Promise.resolve(state.path);
+    if (state.path) return Promise.resolve(state.path);
+    if (!state.loggedIn) return Promise.resolve(null);
     return api('GET', '/api/sales/' + saleId + '/path').then(function (d) {
-      if (d.ok) state.path = d.path;
-      return state.path;
+      if (d.ok) { state.path = d.path; state.pathTries = 0; return state.path; }
+      if (d.code === 'NOT_STARTED' && state.pathTries < 20) {
+        state.pathTries += 1;
+        return new Promise(function (r) { setTimeout(r, 250); }).then(fetchPath);
+      }
+      return null;
     });
   }
 
-  function show(kind, text) {
-    el.result.className = 'result ' + kind;
+  function show(kind, text, link) {
+    el.result.className = 'result' + (kind ? ' ' + kind : '');
     el.result.textContent = text;
+    if (link) {
+      el.result.appendChild(document.createTextNode(' '));
+      var a = document.createElement('a');
+      a.href = '/orders';
+      a.textContent = 'Go to My orders';
+      el.result.appendChild(a);
+    }
+  }
+
+  function fieldError(text) {
+    el.fieldError.textContent = text;
+    el.field.classList.toggle('has-error', !!text);
+    if (text) el.answer.setAttribute('aria-invalid', 'true'); else el.answer.removeAttribute('aria-invalid');
   }
 
   function loadCaptcha() {
     el.answer.value = '';
+    el.refresh.disabled = true;
     return api('POST', '/api/sales/' + saleId + '/captcha').then(function (d) {
-      if (!d.ok) { show('error', d.message || 'Could not load a captcha.'); return; }
+      el.refresh.disabled = false;
+      if (!d.ok) { show('error', MESSAGES[d.code] || d.message || 'Could not load a picture. Please try again.'); return; }
       state.captchaId = d.captchaId;
       el.image.innerHTML = d.svg;
       el.form.hidden = false;
@@ -150,66 +286,100 @@
     });
   }
 
-  function lock() {
-    state.lockedUntil = Date.now() + LOCK_SECONDS * 1000;
+  function closeCaptcha() {
+    el.form.hidden = true;
+    state.captchaId = null;
+    fieldError('');
+  }
+
+  function lock(seconds) {
+    state.lockedUntil = Date.now() + Math.max(LOCK_SECONDS, seconds || 0) * 1000;
+    state.wasLocked = true;
     render();
   }
 
   el.buy.addEventListener('click', function () {
     if (!state.loggedIn) { window.location.href = '/user/login?next=' + encodeURIComponent(location.pathname); return; }
+    if (!el.form.hidden) { el.answer.focus(); return; }
     show('', '');
+    fieldError('');
+    if (!state.path) fetchPath();
     loadCaptcha();
   });
 
-  el.refresh.addEventListener('click', function () { loadCaptcha(); });
+  el.refresh.addEventListener('click', function () { fieldError(''); loadCaptcha(); });
 
   el.form.addEventListener('submit', function (ev) {
     ev.preventDefault();
     if (state.busy) return;
     var answer = el.answer.value.trim();
-    if (!answer) { show('error', 'Type the characters from the picture.'); el.answer.focus(); return; }
+    if (!answer) { fieldError('Type the characters you see in the picture.'); el.answer.focus(); return; }
+    fieldError('');
     state.busy = true;
+    el.submit.disabled = true;
     render();
     api('POST', '/api/sales/' + saleId + '/ticket', { captchaId: state.captchaId, answer: answer })
       .then(function (t) {
         if (!t.ok) {
-          show('error', MESSAGES[t.code] || t.message || 'Something went wrong.');
-          return loadCaptcha();
+          if (t.code === 'CAPTCHA_WRONG' || t.code === 'CAPTCHA_EXPIRED') {
+            fieldError(MESSAGES[t.code]);
+            return loadCaptcha();
+          }
+          show('error', MESSAGES[t.code] || t.message || 'Something went wrong. Please try again.');
+          return;
         }
-        el.form.hidden = true;
+        closeCaptcha();
         return fetchPath().then(function (path) {
-          if (!path) { show('error', 'The purchase link is not available yet.'); return; }
+          if (!path) {
+            var p = salePhase();
+            show('info', p === 'ended' ? MESSAGES.SALE_ENDED : p === 'upcoming' ? MESSAGES.NOT_STARTED : 'The purchase link is not available. Please reload the page.');
+            return;
+          }
           return api('POST', path, null, { 'X-Purchase-Ticket': t.ticket }).then(onPurchase);
         });
       })
-      .then(function () { state.busy = false; render(); });
+      .then(function () {
+        state.busy = false;
+        el.submit.disabled = false;
+        render();
+        if (el.form.hidden) el.result.focus();
+      });
   });
 
   function onPurchase(d) {
-    lock();
+    lock(d.retryAfter);
     if (d.ok) {
       state.bought = true;
-      show('success', MESSAGES.ACCEPTED);
+      state.left = Math.max(0, state.left - 1);
+      show('success pending', MESSAGES.ACCEPTED);
       pollStatus(d.requestId, 0);
     } else {
       if (d.code === 'ALREADY_BOUGHT') state.bought = true;
       if (d.code === 'SOLD_OUT') state.left = 0;
-      show(d.code === 'SOLD_OUT' || d.code === 'SALE_ENDED' ? 'info' : 'error', MESSAGES[d.code] || d.message || 'Something went wrong.');
+      if (d.code === 'PATH_INVALID') state.path = null;
+      if (d.code === 'QUEUE_UNAVAILABLE' && d.requestId) {
+        show('info pending', MESSAGES.QUEUE_UNKNOWN);
+        pollStatus(d.requestId, 0);
+      } else {
+        show(KIND[d.code] || 'error', MESSAGES[d.code] || d.message || 'Something went wrong. Please try again.');
+      }
     }
     refreshState();
   }
 
   function pollStatus(requestId, tries) {
-    api('GET', '/api/orders/' + requestId).then(function (d) {
-      if (d.status === 'confirmed') show('success', 'Order confirmed! See it in My orders.');
-      else if (d.status === 'failed') show('error', 'Your order could not be completed. The unit was not charged.');
-      else if (tries < 60) setTimeout(function () { pollStatus(requestId, tries + 1); }, 1000);
+    api('GET', '/api/orders/' + encodeURIComponent(requestId)).then(function (d) {
+      if (d.status === 'confirmed') { state.bought = true; show('success', MESSAGES.CONFIRMED, true); render(); }
+      else if (d.status === 'failed') show('error', MESSAGES.FAILED);
+      else if (tries < 120) setTimeout(function () { pollStatus(requestId, tries + 1); }, tries < 10 ? 500 : 2000);
     });
   }
 
   syncClock().then(refreshState).then(function () {
     render();
+    root.dataset.ready = 'true';
+    if (salePhase() === 'live' && !state.bought) fetchPath();
     setInterval(render, 250);
-    setInterval(refreshState, 5000);
+    schedulePoll();
   });
 })();

@@ -1,0 +1,90 @@
+// Accounts in a real browser: register, log out, log in, and the errors a person sees next to the fields.
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { createUser, launchBrowser, newContext, Shop, startShop } from './support/shop';
+
+jest.setTimeout(60_000);
+
+let shop: Shop;
+let browser: Browser;
+let context: BrowserContext;
+let page: Page;
+
+beforeAll(async () => {
+  shop = await startShop();
+  browser = await launchBrowser();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await shop?.close();
+});
+
+beforeEach(async () => {
+  context = await newContext(browser, 'narrow');
+  page = await context.newPage();
+});
+
+afterEach(async () => {
+  await context?.close();
+});
+
+async function loggedInAs(): Promise<string | null> {
+  const who = page.locator('.site-header .who');
+  return (await who.count()) ? (await who.innerText()).trim() : null;
+}
+
+it('when a person registers, logs out and logs in again, then the header follows each step', async () => {
+  await page.goto(`${shop.base}/`);
+  await page.getByRole('link', { name: 'Register' }).click();
+  await page.getByLabel('User name').fill('ada_lovelace');
+  await page.getByLabel('Nick name').fill('Ada');
+  await page.getByLabel('Password').fill('analytical-engine');
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await page.waitForURL(`${shop.base}/`);
+  expect(await loggedInAs()).toBe('Hi, Ada');
+  expect(await page.getByRole('link', { name: 'My orders' }).count()).toBe(1);
+
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await page.waitForURL(`${shop.base}/`);
+  expect(await loggedInAs()).toBeNull();
+  expect(await page.getByRole('link', { name: 'Log in' }).count()).toBe(1);
+
+  await page.getByRole('link', { name: 'Log in' }).click();
+  await page.getByLabel('User name').fill('ada_lovelace');
+  await page.getByLabel('Password').fill('analytical-engine');
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.waitForURL(`${shop.base}/`);
+  expect(await loggedInAs()).toBe('Hi, Ada');
+});
+
+it('when the password is wrong, then the error is shown next to the field and the person stays logged out', async () => {
+  const user = await createUser(shop.c, 'shopper', 'grace');
+  await page.goto(`${shop.base}/user/login`);
+  await page.getByLabel('User name').fill(user.userName);
+  await page.getByLabel('Password').fill('not the password');
+  await page.getByRole('button', { name: 'Log in' }).click();
+
+  const password = page.getByLabel('Password');
+  await page.locator('#password-error').waitFor();
+  expect(await page.locator('#password-error').innerText()).toBe('Wrong user name or password.');
+  expect(await password.getAttribute('aria-invalid')).toBe('true');
+  expect(await password.getAttribute('aria-describedby')).toContain('password-error');
+  expect(await password.inputValue()).toBe(''); // never echoed back
+  expect(await page.getByLabel('User name').inputValue()).toBe(user.userName);
+  expect(await loggedInAs()).toBeNull();
+  expect((await context.cookies()).some((c) => c.name === 'sid')).toBe(false);
+});
+
+it('when the registration form is incomplete, then each error sits under its own field', async () => {
+  await page.goto(`${shop.base}/user/register`);
+  await page.getByLabel('User name').fill('x');
+  await page.getByLabel('Password').fill('short');
+  await page.getByRole('button', { name: 'Create account' }).click();
+
+  await page.locator('#userName-error').waitFor();
+  expect(await page.locator('#userName-error').innerText()).toBe('User name must be at least 3 characters');
+  expect(await page.locator('#nickName-error').innerText()).toBe('Nick name is required');
+  expect(await page.locator('#password-error').innerText()).toBe('Password must be at least 8 characters');
+  // The first field at fault has the focus, so a keyboard user starts where the problem is.
+  expect(await page.evaluate('document.activeElement && document.activeElement.id')).toBe('userName');
+});

@@ -1,0 +1,76 @@
+// Every state of the sale page as a shopper sees it, on a phone and on a desktop, saved as screenshots.
+import type { Browser, Page } from 'playwright-core';
+import {
+  createSale,
+  createUser,
+  launchBrowser,
+  loggedInContext,
+  screenshot,
+  Shop,
+  Shopper,
+  startShop,
+  VIEWPORTS,
+  ViewportName,
+} from './support/shop';
+
+jest.setTimeout(90_000);
+
+let shop: Shop;
+let browser: Browser;
+let shopper: Shopper;
+const sales: Record<string, number> = {};
+
+beforeAll(async () => {
+  shop = await startShop();
+  browser = await launchBrowser();
+  shopper = await createUser(shop.c, 'shopper', 'mia');
+  const buyer = await createUser(shop.c, 'shopper', 'early');
+  sales.upcoming = await createSale(shop.c, { startsInMs: 2 * 3600_000 + 754_000, stock: 100 });
+  sales.live = await createSale(shop.c, { startsInMs: -60_000, stock: 100 });
+  sales.sold_out = await createSale(shop.c, { startsInMs: -60_000, stock: 1 });
+  sales.ended = await createSale(shop.c, { startsInMs: -7200_000, durationMs: 3600_000, stock: 100 });
+  sales.bought = await createSale(shop.c, { startsInMs: -60_000, stock: 100 });
+  // Units taken through the funnel's own inventory, as a purchase would.
+  for (let i = 0; i < 37; i++) shop.c.services.book.inventory.tryReserve(sales.live, 10_000 + i);
+  shop.c.services.book.inventory.tryReserve(sales.sold_out, buyer.id);
+  shop.c.services.book.inventory.tryReserve(sales.bought, shopper.id);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await shop?.close();
+});
+
+const expected = {
+  upcoming: { badge: 'Coming up', button: 'Buy now', enabled: false, text: /Starts in\s*02:12:3\d/ },
+  live: { badge: 'Live now', button: 'Buy now', enabled: true, text: /Ends in\s*00:5\d:\d\d/ },
+  sold_out: { badge: 'Sold out', button: 'Sold out', enabled: false, text: /All 1 sold/ },
+  ended: { badge: 'Ended', button: 'Sale ended', enabled: false, text: /Sale over/ },
+  bought: { badge: 'Yours', button: 'Bought', enabled: false, text: /You got one!/ },
+} as const;
+
+async function expectState(page: Page, state: keyof typeof expected): Promise<void> {
+  const e = expected[state];
+  await page.locator(`#sale[data-ready][data-phase="${state}"]`).waitFor();
+  expect((await page.locator('#phase').textContent())?.trim()).toBe(e.badge);
+  expect(await page.locator('#countdown').innerText()).toMatch(e.text);
+  expect((await page.locator('#buy').innerText()).trim()).toContain(e.button);
+  expect(await page.locator('#buy').isEnabled()).toBe(e.enabled);
+}
+
+describe.each(Object.keys(VIEWPORTS) as ViewportName[])('on a %s screen', (viewport) => {
+  it.each(Object.keys(expected) as (keyof typeof expected)[])('when the sale is %s, then the page says so', async (state) => {
+    const context = await loggedInContext(browser, shop, shopper, viewport);
+    try {
+      const page = await context.newPage();
+      await page.goto(`${shop.base}/sales/${sales[state]}`);
+      await expectState(page, state);
+      // The buy button keeps its size in every state: no layout jump when it lights up.
+      const box = await page.locator('#buy').boundingBox();
+      expect(box?.height).toBeGreaterThanOrEqual(52);
+      await screenshot(page, `sale-${state.replace('_', '-')}`, viewport);
+    } finally {
+      await context.close();
+    }
+  });
+});

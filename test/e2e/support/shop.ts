@@ -1,0 +1,157 @@
+// The e2e harness: the real app served on a free loopback port, Debian's Chromium driven by
+// playwright-core, shoppers and sales made through the app's own services, and screenshots.
+import { mkdirSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { Browser, BrowserContext, chromium, Page } from 'playwright-core';
+import type { Container } from '../../../src/container';
+import type { Role } from '../../../src/models';
+import { buildTestApp, CAPTCHA_TEXT, TestApp, TestAppOptions } from '../../helpers/buildTestApp';
+
+export { CAPTCHA_TEXT };
+
+/** Every wait in the suite is bounded by this unless a test says otherwise. */
+export const WAIT_MS = 8_000;
+
+export const VIEWPORTS = {
+  narrow: { width: 390, height: 844 },
+  wide: { width: 1280, height: 800 },
+} as const;
+export type ViewportName = keyof typeof VIEWPORTS;
+
+const SCREENSHOT_DIR = path.resolve(__dirname, '../../../test-results/screenshots');
+
+export interface Shop {
+  base: string;
+  c: Container;
+  app: TestApp;
+  close(): Promise<void>;
+}
+
+/** The real app on a fresh embedded database and in-process queue, listening on 127.0.0.1:<free port>. */
+export async function startShop(options: TestAppOptions = {}): Promise<Shop> {
+  const app = await buildTestApp(options);
+  const server = http.createServer(app.app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    base: `http://127.0.0.1:${port}`,
+    c: app.c,
+    app,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await app.close();
+    },
+  };
+}
+
+export function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    timeout: 30_000,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}
+
+let serial = 0;
+
+export interface Shopper {
+  id: number;
+  userName: string;
+  nickName: string;
+  password: string;
+}
+
+/** An account made through the account service (the suite's own construction, not an HTTP route). */
+export async function createUser(c: Container, role: Role = 'shopper', prefix: string = role): Promise<Shopper> {
+  serial += 1;
+  const userName = `${prefix}${serial}_${process.pid}`.slice(0, 32);
+  const nickName = `${prefix[0].toUpperCase()}${prefix.slice(1)} ${serial}`;
+  const password = 'correct horse battery';
+  const user = await c.services.accounts.register(userName, nickName, password, role);
+  return { id: user.id, userName, nickName, password };
+}
+
+/** A browser context already logged in as the shopper: the login cookie is issued by the account service. */
+export async function loggedInContext(
+  browser: Browser,
+  shop: Shop,
+  user: Shopper,
+  viewport: ViewportName = 'wide',
+): Promise<BrowserContext> {
+  const context = await newContext(browser, viewport);
+  await context.addCookies([
+    { name: 'sid', value: shop.c.services.accounts.issueSession(user.id), url: shop.base, httpOnly: true, sameSite: 'Lax' },
+  ]);
+  return context;
+}
+
+export async function newContext(browser: Browser, viewport: ViewportName = 'wide'): Promise<BrowserContext> {
+  const context = await browser.newContext({ viewport: VIEWPORTS[viewport], reducedMotion: 'reduce' });
+  context.setDefaultTimeout(WAIT_MS);
+  context.setDefaultNavigationTimeout(WAIT_MS);
+  return context;
+}
+
+export interface SaleOptions {
+  stock?: number;
+  /** Start relative to now; negative means already started. */
+  startsInMs?: number;
+  durationMs?: number;
+  name?: string;
+  priceCents?: number;
+  listPriceCents?: number;
+}
+
+/** A product and its sale, made through the catalog service. */
+export async function createSale(c: Container, o: SaleOptions = {}): Promise<number> {
+  const productId = await c.services.catalog.createProduct({
+    name: o.name ?? 'Aurora X1 phone',
+    description: '6.1-inch OLED, 128 GB, all-day battery. Limited launch stock at the flash-sale price.',
+    image: '/img/phone.svg',
+    priceCents: o.listPriceCents ?? 69900,
+  });
+  const startsAt = new Date(Date.now() + (o.startsInMs ?? -1000));
+  return c.services.catalog.createSale({
+    productId,
+    stock: o.stock ?? 10,
+    priceCents: o.priceCents ?? 19900,
+    startsAt,
+    endsAt: new Date(startsAt.getTime() + (o.durationMs ?? 3600_000)),
+  });
+}
+
+/** Saves a full-page PNG under test-results/screenshots/<name>-<viewport>.png. */
+export async function screenshot(page: Page, name: string, viewport: ViewportName): Promise<string> {
+  mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  const file = path.join(SCREENSHOT_DIR, `${name}-${viewport}.png`);
+  await page.screenshot({ path: file, fullPage: true, animations: 'disabled', caret: 'hide' });
+  return file;
+}
+
+/** Polls until `check` returns a truthy value, or fails after `timeoutMs`. */
+export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = WAIT_MS, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
