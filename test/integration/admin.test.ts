@@ -7,7 +7,7 @@ import { routes } from '../../src/routes';
 import { buildTestApp, testDatabases, TestApp } from '../helpers/buildTestApp';
 
 type Agent = ReturnType<typeof request.agent>;
-type App = Parameters<typeof request.agent>[0];
+type App = Parameters<typeof request>[0];
 
 const PASSWORD = 'correct horse battery';
 const JSON_ACCEPT = 'application/json';
@@ -158,6 +158,7 @@ describe.each(testDatabases())('admin pages on %s', (database) => {
 
       expect(html.status).toBe(409);
       expect(html.text).toContain('Delete the sales of this product first.');
+      expect(html.text).toContain(`action="/admin/products/${productId}/delete"`); // the list again, not an error page
       expect(json.status).toBe(409);
       expect(json.body).toMatchObject({ ok: false, code: 'PRODUCT_HAS_SALES' });
       await expect(catalog().getProduct(productId)).resolves.toMatchObject({ id: productId });
@@ -292,6 +293,7 @@ describe.each(testDatabases())('admin pages on %s', (database) => {
       expect(json.body).toMatchObject({ ok: false, code: 'SALE_LOCKED' });
       expect(html.status).toBe(409);
       expect(html.text).toContain('its product, stock and start can no longer change');
+      expect(html.text).toContain(`<form method="post" action="/admin/sales/${id}"`); // the form again, to fix
       expect(await catalog().getSale(id)).toMatchObject({ stock: 10, remaining: 10 });
     });
 
@@ -341,6 +343,7 @@ describe.each(testDatabases())('admin pages on %s', (database) => {
 
       expect(html.status).toBe(409);
       expect(html.text).toContain('A live sale cannot be deleted.');
+      expect(html.text).toContain(`action="/admin/sales/${id}/delete"`); // the list again, not an error page
       expect(json.body).toMatchObject({ ok: false, code: 'SALE_LIVE' });
       await expect(catalog().getSale(id)).resolves.toMatchObject({ id });
     });
