@@ -5,8 +5,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Browser, BrowserContext, chromium, Page } from 'playwright-core';
+import svgCaptchaModule = require('svg-captcha');
 import type { Container } from '../../../src/container';
 import type { Role } from '../../../src/models';
+import type { CaptchaGenerator } from '../../../src/services/CaptchaService';
 import { buildTestApp, CAPTCHA_TEXT, TestApp, TestAppOptions } from '../../helpers/buildTestApp';
 
 export { CAPTCHA_TEXT };
@@ -154,4 +156,72 @@ export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = WAI
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+// svg-captcha's module is itself a function drawing given text; its typings only declare `create`.
+const drawCaptcha = svgCaptchaModule as unknown as (text: string, options: svgCaptchaModule.ConfigObject) => string;
+
+// Callbacks passed to page.evaluate run in the browser; the project's lib has no DOM types.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+declare const document: any;
+
+/**
+ * A captcha generator whose answer is always CAPTCHA_TEXT but whose picture is drawn afresh each time
+ * (real svg-captcha noise), so a test can see that a new picture came.
+ */
+export function knownCaptcha(): CaptchaGenerator {
+  return {
+    create: () => ({
+      text: CAPTCHA_TEXT,
+      svg: drawCaptcha(CAPTCHA_TEXT, { noise: 2, color: true, background: '#f4f1ea', width: 150, height: 50 }),
+    }),
+  };
+}
+
+/** Opens a sale page and waits until its script has synced the clock and drawn the first state. */
+export async function openSale(context: BrowserContext, shop: Shop, saleId: number): Promise<Page> {
+  const page = await context.newPage();
+  await page.goto(`${shop.base}/sales/${saleId}`);
+  await page.locator('#sale[data-ready]').waitFor();
+  return page;
+}
+
+/** Clicks Buy and waits for the captcha. */
+export async function openCaptcha(page: Page): Promise<void> {
+  await page.locator('#buy:enabled').click();
+  await page.locator('#captcha-form').waitFor({ state: 'visible' });
+  await page.locator('#captcha-image svg').waitFor();
+}
+
+/** Types an answer, confirms, and waits for the words the page shows (result or the field's error). */
+export async function confirmCaptcha(page: Page, answer: string): Promise<string> {
+  const before = await page.locator('#captcha-image').innerHTML();
+  await page.locator('#captcha-answer').fill(answer);
+  await page.locator('#captcha-submit').click();
+  const handle = await page.waitForFunction(
+    (svgBefore) => {
+      const result = document.getElementById('result')!.textContent!.trim();
+      if (result) return result;
+      const err = document.getElementById('captcha-error')!.textContent!.trim();
+      // A wrong answer counts as answered once the new picture is in.
+      if (err && document.getElementById('captcha-image')!.innerHTML !== svgBefore) return err;
+      return null;
+    },
+    before,
+    { timeout: WAIT_MS },
+  );
+  return (await handle.jsonValue()) as string;
+}
+
+/** Buy from an open, live sale page: Buy, captcha, confirm. Returns the words shown. */
+export async function buyThroughPage(page: Page, answer = CAPTCHA_TEXT): Promise<string> {
+  await openCaptcha(page);
+  return confirmCaptcha(page, answer);
+}
+
+/** URLs of the requests a page has made, for "was this asked before that?" checks. */
+export function recordRequests(page: Page): { url: string; method: string; at: number }[] {
+  const seen: { url: string; method: string; at: number }[] = [];
+  page.on('request', (r) => seen.push({ url: r.url(), method: r.method(), at: Date.now() }));
+  return seen;
 }
