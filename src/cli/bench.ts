@@ -1,0 +1,652 @@
+// `npm run bench`: a reproducible load test of the real purchase path, with a bare node:http baseline taken
+// in the same run and the sale's invariants audited at the end. See docs/PERFORMANCE.md for the method.
+//
+//   npm run bench -- [--stock 10000] [--users 50000] [--connections 256] [--duration 15] [--threads 2]
+//                    [--json <file>] [--profile] [--keep] [--no-baseline] [--wait-quiet <s>]
+//                    [--url http://127.0.0.1:<port> --sale <id>]
+//
+// Uses DATABASE_URL and AMQP_URL like the app; with neither, an embedded SQLite file in a temp dir and the
+// in-process queue. Exits 0 when the audit passes, 1 when it fails, 2 when the run itself failed; never on
+// speed (the figures are compared against the targets in the report only).
+import 'reflect-metadata';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import pino from 'pino';
+import type { DataSource } from 'typeorm';
+import { createDataSource } from '../../ormconfig';
+import { DatabaseConfig, loadConfig } from '../config/loadConfig';
+import { RabbitOrderQueue } from '../queue/RabbitOrderQueue';
+import { OrderRepository } from '../repositories/OrderRepository';
+import { SaleRepository } from '../repositories/SaleRepository';
+import { AuditReport, AuditService } from '../services/AuditService';
+import { formatAudit } from './audit';
+import { cpuBetween, CpuUse, markCpu, waitQuiet } from './bench/cpu';
+import { createSale, createShoppers, tokenMakers, writeShopperFile } from './bench/prepare';
+import { Child, freePort, sleep, startChild, waitFor } from './bench/processes';
+import { formatSummary, summariseFile } from './bench/profile';
+import { readIds, runWrk, WRK, WrkResult } from './bench/wrk';
+
+const USAGE = `usage: npm run bench -- [--stock N] [--users N] [--connections N] [--duration S] [--threads N]
+                        [--json FILE] [--profile] [--keep] [--no-baseline] [--wait-quiet S]
+                        [--url http://127.0.0.1:PORT --sale ID]`;
+
+/** What the report compares against (issue 5); informational only. */
+export const TARGETS = { ratio: 0.5, p99Ms: 25, sellOutMs: 1000, drainMs: 2000 };
+
+/** Guard settings the bench gives the app unless the environment sets them; see docs/PERFORMANCE.md. */
+const GUARD_DEFAULTS: Record<string, string> = {
+  // Every request comes from 127.0.0.1, so the per-IP limit (600 a minute by default) would refuse all but
+  // the first 600: raised so that it is on but never binding.
+  IP_LIMIT: '1000000000',
+  IP_WINDOW_MS: '60000',
+  // The default bucket (1,000/s, the Go seed's value) caps the sale at 1,000 purchases a second; the target
+  // asks for 10,000 in the first second. Above what this machine can serve, so it is on but never binding.
+  PURCHASE_BUCKET_PER_SECOND: '40000',
+  PURCHASE_BUCKET_CAPACITY: '4000',
+};
+/** Passed through to the app when set in the bench's environment; the app's defaults otherwise. */
+const PASS_THROUGH = ['USER_INTERVAL_MS', 'LAG_THRESHOLD_MS', 'SESSION_TTL_HOURS', 'TRUST_PROXY'];
+
+export interface BenchOptions {
+  stock: number;
+  users: number;
+  connections: number;
+  threads: number;
+  duration: number;
+  timeout: number;
+  tickets: number;
+  json?: string;
+  url?: string;
+  sale?: number;
+  profile: boolean;
+  keep: boolean;
+  baseline: boolean;
+  /** Wait up to this long before each measured phase for other processes to leave the CPU alone. */
+  waitQuietS: number;
+}
+
+export interface BenchResult {
+  rps: number;
+  contestedRps: number;
+  p50Ms: number;
+  p90Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  accepted: number;
+  refused: Record<string, number>;
+  sellOutMs: number | null;
+  drainMs: number | null;
+  baselineRps: number | null;
+  ratio: number | null;
+  audit: { ok: boolean; failures: string[] };
+  // Context for reading the figures above.
+  requests: number;
+  durationS: number;
+  firstSoldOutMs: number | null;
+  /** Cross-check: when GET /api/sales/:id (polled every 200 ms) first showed 0 left. */
+  soldOutPolledMs: number | null;
+  uncertain: number;
+  socketErrors: WrkResult['errors'];
+  baselineP99Ms: number | null;
+  stock: number;
+  shoppers: number;
+  saleId: number;
+  settings: Record<string, string | number | boolean>;
+  /** Responses per 100 ms from the first request, for a throughput-over-time picture. */
+  timeline: number[];
+  /** Orders in the database over time: [ms since the first request, count]. */
+  drainCurve: [number, number][];
+  /** Average cores used during each measured phase, by the server, by wrk + the bench, by everything else. */
+  cpu: { purchase: CpuUse; baseline: CpuUse | null };
+  profile?: string;
+  runDir: string;
+}
+
+function parseOptions(argv: string[]): BenchOptions {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      stock: { type: 'string', default: '10000' },
+      users: { type: 'string', default: '50000' },
+      connections: { type: 'string', default: '256' },
+      threads: { type: 'string', default: '2' },
+      duration: { type: 'string', default: '15' },
+      timeout: { type: 'string', default: '2' },
+      tickets: { type: 'string', default: '2' },
+      json: { type: 'string' },
+      url: { type: 'string' },
+      sale: { type: 'string' },
+      profile: { type: 'boolean', default: false },
+      keep: { type: 'boolean', default: false },
+      'no-baseline': { type: 'boolean', default: false },
+      'wait-quiet': { type: 'string', default: '0' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) throw new UsageError('');
+  const int = (name: string, v: string | undefined, min: number, max: number) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be an integer from ${min} to ${max}`);
+    return n;
+  };
+  const o: BenchOptions = {
+    stock: int('stock', values.stock, 1, 10_000_000),
+    users: int('users', values.users, 1, 2_000_000),
+    connections: int('connections', values.connections, 1, 10_000),
+    threads: int('threads', values.threads, 1, 64),
+    duration: int('duration', values.duration, 1, 600),
+    timeout: int('timeout', values.timeout, 1, 60),
+    tickets: int('tickets', values.tickets, 1, 8),
+    json: values.json,
+    url: values.url,
+    sale: values.sale === undefined ? undefined : int('sale', values.sale, 1, 2 ** 31 - 1),
+    profile: values.profile!,
+    keep: values.keep!,
+    baseline: !values['no-baseline'],
+    waitQuietS: int('wait-quiet', values['wait-quiet'], 0, 3600),
+  };
+  if (o.connections < o.threads) throw new UsageError('--connections must be at least --threads');
+  if (o.url !== undefined) {
+    let u: URL;
+    try {
+      u = new URL(o.url);
+    } catch {
+      throw new UsageError('--url must be an http URL');
+    }
+    if (u.protocol !== 'http:' || !['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname)) {
+      throw new UsageError('--url must be http on a loopback address (127.0.0.1, localhost or [::1]): the bench loads loopback only');
+    }
+    if (o.sale === undefined) throw new UsageError('--url needs --sale <id>: a running app only sells sales it loaded at start (see docs/PERFORMANCE.md)');
+    if (o.profile) throw new UsageError('--profile needs the bench to start the app; it cannot be used with --url');
+    o.url = u.origin;
+  } else if (o.sale !== undefined) throw new UsageError('--sale is only for --url; otherwise the bench creates its own sale');
+  return o;
+}
+
+class UsageError extends Error {}
+
+function packageRoot(): string {
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'src', 'cli', 'bench', 'purchase.lua'))) return dir;
+    if (path.dirname(dir) === dir) throw new Error('cannot find the package root (package.json with src/cli/bench/purchase.lua)');
+  }
+}
+
+const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+
+function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparsable url)';
+  }
+}
+
+/** Runs the bench; returns the process exit code. */
+export async function bench(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.WritableStream): Promise<number> {
+  const say = (line: string) => out.write(`${line}\n`);
+  let o: BenchOptions;
+  try {
+    o = parseOptions(argv);
+  } catch (e) {
+    out.write(`${(e as Error).message ? `${(e as Error).message}\n` : ''}${USAGE}\n`);
+    return 2;
+  }
+  if (!existsSync(WRK)) {
+    say(`bench: ${WRK} not found (apt-get install -y wrk)`);
+    return 2;
+  }
+  if (o.url && !env.COOKIE_KEYS) {
+    say('bench: --url needs COOKIE_KEYS set to the running app\'s keys, to mint its cookies and tickets');
+    return 2;
+  }
+  if (o.url && !env.DATABASE_URL) {
+    say('bench: --url needs DATABASE_URL set to the running app\'s database, to create the shoppers and audit the sale');
+    return 2;
+  }
+
+  const root = packageRoot();
+  const runId = `${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${randomBytes(3).toString('hex')}`;
+  const runDir = path.join(root, 'bench-results', runId);
+  mkdirSync(runDir, { recursive: true });
+  const tmp = env.DATABASE_URL ? null : mkdtempSync(path.join(tmpdir(), 'flash-sale-bench-'));
+  const databaseUrl = env.DATABASE_URL || `sqlite:${path.join(tmp!, 'bench.sqlite')}`;
+  const amqpUrl = env.AMQP_URL || null;
+  const queueName = `flash-sale.bench-${runId}`;
+  const database: DatabaseConfig = loadConfig({ DATABASE_URL: databaseUrl, NODE_ENV: 'development' }).database;
+  const keysRaw = env.COOKIE_KEYS || randomBytes(16).toString('base64');
+  const cookieKeys = loadConfig({ DATABASE_URL: databaseUrl, COOKIE_KEYS: keysRaw }).cookieKeys;
+  const guards: Record<string, string> = {};
+  for (const [k, v] of Object.entries(GUARD_DEFAULTS)) guards[k] = env[k] ?? v;
+  for (const k of PASS_THROUGH) if (env[k] !== undefined) guards[k] = env[k]!;
+
+  // Everything below is bounded: a stuck step ends the bench (and its children) instead of hanging CI.
+  const watchdogMs = (o.duration * (o.baseline ? 2 : 1) + 600) * 1000;
+  const watchdog = setTimeout(() => {
+    say(`bench: gave up after ${watchdogMs / 1000} s; child processes are stopped`);
+    process.exit(2);
+  }, watchdogMs);
+
+  let ds: DataSource | null = null;
+  let app: Child | null = null;
+  try {
+    say(`bench ${runId}: ${fmt(o.stock)} stock, ${fmt(o.users)} shoppers, wrk -t${o.threads} -c${o.connections} -d${o.duration}s`);
+    say(`  database: ${database.kind === 'sqlite' ? `embedded SQLite ${database.path}` : redact(databaseUrl)}`);
+    say(`  queue:    ${amqpUrl ? `RabbitMQ ${redact(amqpUrl)}, queue ${queueName}` : 'in-process (AMQP_URL not set)'}`);
+    say(`  results:  ${runDir}`);
+
+    ds = createDataSource(database);
+    await ds.initialize();
+    await ds.runMigrations({ transaction: 'each' });
+    const sales = new SaleRepository(ds);
+    const orders = new OrderRepository(ds);
+
+    let t = Date.now();
+    const userIds = await createShoppers(ds, runId, o.users);
+    // Cookies and tickets must outlive the baseline, the app's start and the run.
+    const validMs = (o.duration * 2 + 600) * 1000;
+    const saleId = o.sale ?? (await createSale(ds, runId, o.stock, validMs));
+    const sale = await sales.findById(saleId);
+    if (!sale) throw new Error(`sale ${saleId} is not in the database`);
+    const ordersBefore = await orders.countBySale(saleId);
+    const stockAtStart = sale.remaining;
+    const { accounts, tickets } = tokenMakers(ds, cookieKeys, validMs);
+    const dataFile = path.join(runDir, 'shoppers.tsv');
+    await writeShopperFile(dataFile, saleId, userIds, accounts, tickets, o.tickets);
+    say(`prepared sale ${saleId} (${fmt(stockAtStart)} left) and ${fmt(o.users)} shoppers with cookies and ${o.tickets} tickets each in ${fmt((Date.now() - t) / 1000, 1)} s`);
+
+    const script = path.join(root, 'src', 'cli', 'bench', 'purchase.lua');
+    const wrkRun = { threads: o.threads, connections: o.connections, durationS: o.duration, timeoutS: o.timeout, script, dataFile, tickets: o.tickets };
+
+    // Baseline first, while nothing else runs: same generator, same script, same requests.
+    let baseline: WrkResult | null = null;
+    let baselineCpu: CpuUse | null = null;
+    const quiet = async (pid?: number) => {
+      if (o.waitQuietS <= 0) return;
+      const other = await waitQuiet(o.waitQuietS * 1000, pid);
+      if (other >= 0.15) say(`  other processes still use ${other.toFixed(2)} cores after waiting ${o.waitQuietS} s; measuring anyway`);
+    };
+    if (o.baseline) {
+      const helloDir = path.join(runDir, 'baseline');
+      mkdirSync(helloDir);
+      const hello = startChild(process.execPath, [path.join(root, 'dist', 'src', 'cli', 'bench', 'hello.js')], {
+        logFile: path.join(runDir, 'baseline.log'),
+        env: { PATH: env.PATH },
+      });
+      try {
+        await waitFor('baseline server', async () => /^\d+\n/.test(hello.stdout()), 10_000, hello);
+        const port = Number(hello.stdout().trim());
+        await quiet(hello.proc.pid);
+        say(`baseline: bare node:http hello world on 127.0.0.1:${port}, ${o.duration} s ...`);
+        const start = markCpu(hello.proc.pid);
+        baseline = await runWrk({ ...wrkRun, url: `http://127.0.0.1:${port}/`, dir: helloDir, name: 'baseline' });
+        baselineCpu = cpuBetween(start, markCpu(hello.proc.pid));
+        say(`baseline: ${fmt(baseline.requests / (baseline.durationUs / 1e6))} req/s, p99 ${fmt(baseline.latencyUs.p99 / 1000, 1)} ms; ${cpuLine(baselineCpu)}`);
+      } finally {
+        await hello.stop(5000);
+      }
+    }
+
+    let baseUrl = o.url;
+    let profileDir: string | null = null;
+    if (!baseUrl) {
+      const port = await freePort();
+      baseUrl = `http://127.0.0.1:${port}`;
+      profileDir = o.profile ? path.join(runDir, 'profile') : null;
+      const appEnv: NodeJS.ProcessEnv = {
+        PATH: env.PATH,
+        NODE_ENV: 'production',
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        DATABASE_URL: databaseUrl,
+        QUEUE_NAME: queueName,
+        COOKIE_KEYS: keysRaw,
+        LOG_LEVEL: 'warn',
+        DEMO: 'false',
+        ...guards,
+      };
+      if (amqpUrl) appEnv.AMQP_URL = amqpUrl;
+      const nodeArgs = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
+      say(`starting the app: node ${nodeArgs.join(' ')}${nodeArgs.length ? ' ' : ''}dist/src/server.js on ${baseUrl}`);
+      app = startChild(process.execPath, [...nodeArgs, path.join(root, 'dist', 'src', 'server.js')], {
+        logFile: path.join(runDir, 'app.log'),
+        env: appEnv,
+        cwd: root,
+      });
+      await waitFor(
+        'the app',
+        async () => {
+          const res = await fetch(`${baseUrl}/healthz`);
+          return res.ok && ((await res.json()) as { sales?: string }).sales === 'open';
+        },
+        60_000,
+        app,
+      );
+    }
+    const state = await saleState(baseUrl, saleId);
+    if (!state || state.phase !== 'live') {
+      throw new Error(`sale ${saleId} is not live on ${baseUrl} (${state ? `phase ${state.phase}` : 'not found'})`);
+    }
+
+    await quiet(app?.proc.pid);
+    // Watchers: orders in the database (for drainMs), units left in the app (for progress and a cross-check).
+    const monitor = new Monitor(orders, saleId, baseUrl, runDir, o.threads);
+    monitor.start();
+    const progress = setInterval(() => {
+      const m = monitor.latest();
+      say(`  ${fmt((Date.now() - monitor.startedAt) / 1000, 0).padStart(4)} s  accepted ${fmt(m.accepted).padStart(9)}  orders in db ${fmt(m.orders - ordersBefore).padStart(9)}  left ${m.left === null ? '?' : fmt(m.left)}`);
+    }, 1000);
+    say(`purchase: ${baseUrl}/api/sales/${saleId}/buy/<path>, ${o.duration} s ...`);
+    let run: WrkResult;
+    const cpuStart = markCpu(app?.proc.pid);
+    try {
+      run = await runWrk({ ...wrkRun, url: `${baseUrl}/`, dir: runDir, name: 'purchase' });
+    } finally {
+      clearInterval(progress);
+    }
+    const purchaseCpu = cpuBetween(cpuStart, markCpu(app?.proc.pid));
+    say(`purchase: done; ${cpuLine(purchaseCpu)}`);
+    const acceptedIds = readIds(runDir, 'accepted', o.threads);
+    const uncertainIds = readIds(runDir, 'uncertain', o.threads);
+    writeFileSync(path.join(runDir, 'accepted.txt'), acceptedIds.map((id) => `${id}\n`).join(''));
+    writeFileSync(path.join(runDir, 'uncertain.txt'), uncertainIds.map((id) => `${id}\n`).join(''));
+
+    // Wait (bounded) until every accepted request is an order row.
+    const target = ordersBefore + acceptedIds.length;
+    t = Date.now();
+    while (monitor.latest().orders < target && Date.now() - t < 60_000) await sleep(50);
+    await monitor.stop();
+    if (monitor.latest().orders < target) say(`  not drained: ${fmt(monitor.latest().orders - ordersBefore)} of ${fmt(acceptedIds.length)} accepted are orders after 60 s`);
+
+    let profile: string | undefined;
+    if (app) {
+      say('stopping the app (SIGTERM) ...');
+      const code = await app.stop(20_000);
+      if (code !== 0) say(`  the app exited with ${code}; see ${path.join(runDir, 'app.log')}`);
+      app = null;
+      if (profileDir && existsSync(profileDir)) {
+        const file = readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile')).map((f) => path.join(profileDir!, f))[0];
+        if (file) {
+          profile = file;
+          const text = formatSummary(summariseFile(file), 20);
+          writeFileSync(path.join(runDir, 'profile.txt'), `${text}\n`);
+          say(`cpu profile: ${file}\n${text}`);
+        }
+      }
+    }
+
+    const audit = await new AuditService(sales, orders).audit({ saleId, accepted: acceptedIds, uncertain: uncertainIds });
+    const result = figures({
+      o,
+      run,
+      baseline,
+      acceptedIds,
+      uncertainIds,
+      stockAtStart,
+      drain: monitor.samples,
+      ordersBefore,
+      audit,
+      saleId,
+      settings: {
+        database: database.kind,
+        queue: amqpUrl ? 'rabbitmq (publisher confirms before each 202)' : 'in-process',
+        connections: o.connections,
+        threads: o.threads,
+        duration: o.duration,
+        ...guards,
+        USER_INTERVAL_MS: guards.USER_INTERVAL_MS ?? 'app default (10000)',
+        url: o.url ? o.url : 'started by the bench',
+      },
+      runDir,
+      profile,
+      cpu: { purchase: purchaseCpu, baseline: baselineCpu },
+      soldOutPolledAt: monitor.soldOutAt,
+    });
+    say('');
+    say(report(result, audit));
+    const json = `${JSON.stringify(result, null, 2)}\n`;
+    writeFileSync(path.join(runDir, 'result.json'), json);
+    if (o.json) writeFileSync(o.json, json);
+    return audit.ok ? 0 : 1;
+  } catch (e) {
+    say(`bench: ${(e as Error).message}`);
+    if (app) say(`  app log: ${path.join(runDir, 'app.log')}`);
+    return 2;
+  } finally {
+    clearTimeout(watchdog);
+    if (app) await app.stop(5000);
+    if (ds?.isInitialized) await ds.destroy().catch(() => undefined);
+    if (amqpUrl && !o.url) await dropQueues(amqpUrl, queueName).catch((e) => say(`bench: could not delete queue ${queueName}: ${(e as Error).message}`));
+    if (tmp && !o.keep) rmSync(tmp, { recursive: true, force: true });
+    else if (tmp) say(`kept the embedded database: ${tmp}`);
+    if (!o.keep) rmSync(path.join(runDir, 'shoppers.tsv'), { force: true });
+  }
+}
+
+async function dropQueues(url: string, queue: string): Promise<void> {
+  const q = new RabbitOrderQueue({ url, queue }, pino({ level: 'silent' }));
+  await q.connect();
+  await q.destroy();
+}
+
+interface SaleState {
+  phase: string;
+  left: number;
+}
+
+async function saleState(baseUrl: string, saleId: number): Promise<SaleState | null> {
+  const res = await fetch(`${baseUrl}/api/sales/${saleId}`, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(5000) });
+  if (!res.ok) return null;
+  return (await res.json()) as SaleState;
+}
+
+/** Samples orders in the database every 50 ms and the app's units left every 200 ms, while the run lasts. */
+class Monitor {
+  readonly samples: [number, number][] = [];
+  soldOutAt: number | null = null;
+  startedAt = Date.now();
+  private left: number | null = null;
+  private stopped = false;
+  private loops: Promise<void>[] = [];
+
+  constructor(
+    private readonly orders: OrderRepository,
+    private readonly saleId: number,
+    private readonly baseUrl: string,
+    private readonly dir: string,
+    private readonly threads: number,
+  ) {}
+
+  start(): void {
+    this.startedAt = Date.now();
+    this.loops.push(
+      this.every(50, async () => {
+        const n = await this.orders.countBySale(this.saleId);
+        this.samples.push([Date.now(), n]);
+      }),
+      this.every(200, async () => {
+        const s = await saleState(this.baseUrl, this.saleId);
+        if (!s) return;
+        this.left = s.left;
+        if (s.left <= 0 && this.soldOutAt === null) this.soldOutAt = Date.now();
+      }),
+    );
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.all(this.loops);
+  }
+
+  latest(): { orders: number; left: number | null; accepted: number } {
+    let accepted = 0;
+    for (let t = 1; t <= this.threads; t += 1) {
+      const file = path.join(this.dir, `accepted-${t}.txt`);
+      // Each line is a 36-character UUID and a newline.
+      if (existsSync(file)) accepted += Math.floor(statSync(file).size / 37);
+    }
+    return { orders: this.samples.at(-1)?.[1] ?? 0, left: this.left, accepted };
+  }
+
+  private async every(ms: number, f: () => Promise<void>): Promise<void> {
+    while (!this.stopped) {
+      const t = Date.now();
+      await f().catch(() => undefined);
+      await sleep(Math.max(0, ms - (Date.now() - t)));
+    }
+  }
+}
+
+interface FigureInput {
+  o: BenchOptions;
+  run: WrkResult;
+  baseline: WrkResult | null;
+  acceptedIds: string[];
+  uncertainIds: string[];
+  stockAtStart: number;
+  drain: [number, number][];
+  ordersBefore: number;
+  audit: AuditReport;
+  saleId: number;
+  settings: Record<string, string | number | boolean>;
+  runDir: string;
+  profile?: string;
+  cpu: BenchResult['cpu'];
+  soldOutPolledAt: number | null;
+}
+
+export function figures(f: FigureInput): BenchResult {
+  const { run } = f;
+  const durationS = run.durationUs / 1e6;
+  const rps = run.requests / durationS;
+  const starts = run.threads.map((t) => t.firstRequestAt).filter((x) => x > 0);
+  const firstRequestAt = starts.length ? Math.min(...starts) : 0;
+  const accepted = f.acceptedIds.length;
+  const soldOut = accepted >= f.stockAtStart && accepted > 0;
+  const sellOutAt = soldOut ? Math.max(...run.threads.map((t) => t.lastAcceptedAt)) : null;
+  const firstSoldOuts = run.threads.map((t) => t.firstSoldOutAt).filter((x) => x > 0);
+  const firstSoldOutAt = firstSoldOuts.length ? Math.min(...firstSoldOuts) : null;
+
+  // Responses per 10 ms bucket, all threads together.
+  const hist = new Map<number, number>();
+  for (const t of run.threads) for (const [k, v] of Object.entries(t.hist)) hist.set(Number(k), (hist.get(Number(k)) ?? 0) + v);
+  let contestedRps = rps;
+  if (sellOutAt !== null && sellOutAt > firstRequestAt) {
+    let n = 0;
+    for (const [bucket, count] of hist) if (bucket * 10 <= sellOutAt) n += count;
+    contestedRps = n / ((sellOutAt - firstRequestAt) / 1000);
+  }
+  const timeline: number[] = [];
+  for (const [bucket, count] of hist) {
+    const i = Math.floor((bucket * 10 - firstRequestAt) / 100);
+    if (i < 0 || i > 100_000) continue;
+    while (timeline.length <= i) timeline.push(0);
+    timeline[i] += count;
+  }
+
+  const refused: Record<string, number> = {};
+  for (const t of run.threads) {
+    for (const [code, n] of Object.entries(t.codes)) if (code !== 'ACCEPTED') refused[code] = (refused[code] ?? 0) + n;
+  }
+  const target = f.ordersBefore + accepted;
+  const drained = f.drain.find(([, n]) => n >= target);
+  const drainMs = accepted > 0 && drained ? drained[0] - firstRequestAt : null;
+  const baselineRps = f.baseline ? f.baseline.requests / (f.baseline.durationUs / 1e6) : null;
+  const drainCurve: [number, number][] = [];
+  let last = -1;
+  for (const [at, n] of f.drain) {
+    if (n === last) continue;
+    last = n;
+    drainCurve.push([Math.round(at - firstRequestAt), n - f.ordersBefore]);
+  }
+  return {
+    rps: round(rps),
+    contestedRps: round(contestedRps),
+    p50Ms: round(run.latencyUs.p50 / 1000, 2),
+    p90Ms: round(run.latencyUs.p90 / 1000, 2),
+    p99Ms: round(run.latencyUs.p99 / 1000, 2),
+    maxMs: round(run.latencyUs.max / 1000, 2),
+    accepted,
+    refused,
+    sellOutMs: sellOutAt !== null ? Math.round(sellOutAt - firstRequestAt) : null,
+    drainMs: drainMs === null ? null : Math.round(drainMs),
+    baselineRps: baselineRps === null ? null : round(baselineRps),
+    ratio: baselineRps ? round(rps / baselineRps, 3) : null,
+    audit: { ok: f.audit.ok, failures: f.audit.failures },
+    requests: run.requests,
+    durationS: round(durationS, 2),
+    firstSoldOutMs: firstSoldOutAt !== null ? Math.round(firstSoldOutAt - firstRequestAt) : null,
+    soldOutPolledMs: f.soldOutPolledAt !== null ? Math.round(f.soldOutPolledAt - firstRequestAt) : null,
+    uncertain: f.uncertainIds.length,
+    socketErrors: run.errors,
+    baselineP99Ms: f.baseline ? round(f.baseline.latencyUs.p99 / 1000, 2) : null,
+    stock: f.stockAtStart,
+    shoppers: f.o.users,
+    saleId: f.saleId,
+    settings: f.settings,
+    timeline,
+    drainCurve,
+    cpu: f.cpu,
+    profile: f.profile,
+    runDir: f.runDir,
+  };
+}
+
+function cpuLine(c: CpuUse): string {
+  return `server ${c.target.toFixed(2)}, wrk + bench ${c.generator.toFixed(2)}, other processes ${c.other.toFixed(2)}, idle ${c.idle.toFixed(2)} of ${c.cores} cores`;
+}
+
+function round(x: number, digits = 1): number {
+  const p = 10 ** digits;
+  return Math.round(x * p) / p;
+}
+
+function report(r: BenchResult, audit: AuditReport): string {
+  const mark = (ok: boolean | null) => (ok === null ? '  -  ' : ok ? ' met ' : ' MISS');
+  const ms = (x: number | null) => (x === null ? 'n/a' : `${fmt(x)} ms`);
+  const rows: [string, string, string, boolean | null][] = [
+    ['requests/s, whole run', fmt(r.rps), '', null],
+    ['requests/s, until sold out', fmt(r.contestedRps), '', null],
+    ['baseline node:http req/s', r.baselineRps === null ? 'n/a' : fmt(r.baselineRps), '', null],
+    ['ratio purchase / baseline', r.ratio === null ? 'n/a' : r.ratio.toFixed(3), `>= ${TARGETS.ratio}`, r.ratio === null ? null : r.ratio >= TARGETS.ratio],
+    ['latency p50', `${r.p50Ms} ms`, '', null],
+    ['latency p90', `${r.p90Ms} ms`, '', null],
+    ['latency p99', `${r.p99Ms} ms`, `<= ${TARGETS.p99Ms} ms`, r.p99Ms <= TARGETS.p99Ms],
+    ['latency max', `${r.maxMs} ms`, '', null],
+    ['accepted (202)', `${fmt(r.accepted)} of ${fmt(r.stock)} stock`, '', null],
+    ['sold out after', ms(r.sellOutMs), `<= ${fmt(TARGETS.sellOutMs)} ms`, r.sellOutMs === null ? false : r.sellOutMs <= TARGETS.sellOutMs],
+    ['first SOLD_OUT after', ms(r.firstSoldOutMs), '', null],
+    ['all accepted written after', ms(r.drainMs), `<= ${fmt(TARGETS.drainMs)} ms`, r.drainMs === null ? false : r.drainMs <= TARGETS.drainMs],
+  ];
+  const w = Math.max(12, ...rows.map((x) => x[1].length));
+  const lines = [`${'figure'.padEnd(32)}${'value'.padEnd(w)}  ${'target'.padEnd(14)}`, '-'.repeat(32 + w + 2 + 14 + 5)];
+  for (const [name, value, target, ok] of rows) lines.push(`${name.padEnd(32)}${value.padEnd(w)}  ${target.padEnd(14)}${target ? mark(ok) : ''}`);
+  const refused = Object.entries(r.refused).sort((a, b) => b[1] - a[1]);
+  lines.push('', `${fmt(r.requests)} responses in ${r.durationS} s; refused by code: ${refused.length ? refused.map(([c, n]) => `${c} ${fmt(n)}`).join(', ') : 'none'}`);
+  const e = r.socketErrors;
+  if (e.connect + e.read + e.write + e.timeout > 0) lines.push(`socket errors: connect ${e.connect}, read ${e.read}, write ${e.write}, timeout ${e.timeout}`);
+  if (r.uncertain > 0) lines.push(`${fmt(r.uncertain)} requests answered 503 with an unknown publish outcome (counted as uncertain by the audit)`);
+  lines.push(`cpu, purchase run: ${cpuLine(r.cpu.purchase)}`);
+  if (r.cpu.baseline) lines.push(`cpu, baseline run: ${cpuLine(r.cpu.baseline)}`);
+  const noisy = Math.max(r.cpu.purchase.other, r.cpu.baseline?.other ?? 0);
+  if (noisy >= 0.25) lines.push(`WARNING: other processes used up to ${noisy.toFixed(2)} cores during a measured phase; these figures are not comparable with a quiet run`);
+  lines.push(`settings: ${Object.entries(r.settings).map(([k, v]) => `${k}=${v}`).join(', ')}`);
+  lines.push('', formatAudit(audit));
+  return lines.join('\n');
+}
+
+if (require.main === module) {
+  bench(process.argv.slice(2), process.env, process.stdout).then(
+    (code) => process.exit(code),
+    (e) => {
+      process.stderr.write(`bench: ${(e as Error).stack ?? String(e)}\n`);
+      process.exit(2);
+    },
+  );
+}

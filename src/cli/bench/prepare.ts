@@ -1,0 +1,59 @@
+// Prepares a bench sale through the app's own classes: shoppers, product and sale in the database by the
+// app's repositories; login cookies, purchase tickets and secret paths minted with the app's key by the
+// app's AccountService and TicketService, as the shop would after a login and a solved captcha.
+import { createWriteStream } from 'node:fs';
+import type { DataSource } from 'typeorm';
+import { CookieCipher } from '../../lib/CookieCipher';
+import { ProductRepository } from '../../repositories/ProductRepository';
+import { SaleRepository } from '../../repositories/SaleRepository';
+import { UserRepository } from '../../repositories/UserRepository';
+import { AccountService } from '../../services/AccountService';
+import { TicketService } from '../../services/TicketService';
+
+export async function createShoppers(ds: DataSource, runId: string, count: number): Promise<number[]> {
+  const users = new UserRepository(ds);
+  // '!' is no scrypt hash: these accounts cannot log in with a password; they only hold bench cookies.
+  const ids = await users.createMany(
+    Array.from({ length: count }, (_, i) => ({ userName: `bench-${runId}-${i}`, nickName: `Shopper ${i}`, passwordHash: '!', role: 'shopper' as const })),
+  );
+  if (ids.some((id) => id < 0)) throw new Error('some bench shoppers were not created');
+  return ids;
+}
+
+export async function createSale(ds: DataSource, runId: string, stock: number, openMs: number): Promise<number> {
+  const productId = await new ProductRepository(ds).create({
+    name: `Bench phone ${runId}`,
+    description: 'Created by npm run bench.',
+    image: '/img/phone.svg',
+    priceCents: 69900,
+  });
+  const now = Date.now();
+  return new SaleRepository(ds).create({ productId, stock, priceCents: 19900, startsAt: new Date(now - 1000), endsAt: new Date(now + openMs) });
+}
+
+/** Writes one line per shopper: `<purchase url path>\t<sid cookie>\t<ticket>...`. */
+export async function writeShopperFile(
+  file: string,
+  saleId: number,
+  userIds: number[],
+  accounts: AccountService,
+  tickets: TicketService,
+  ticketsPerShopper: number,
+): Promise<void> {
+  const out = createWriteStream(file);
+  const now = Date.now();
+  for (const userId of userIds) {
+    const fields = [`/api/sales/${saleId}/buy/${tickets.pathFor(saleId, userId)}`, accounts.issueSession(userId, now)];
+    for (let k = 0; k < ticketsPerShopper; k += 1) fields.push(tickets.issue(saleId, userId, now));
+    if (!out.write(`${fields.join('\t')}\n`)) await new Promise<void>((r) => out.once('drain', () => r()));
+  }
+  await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+}
+
+/** The app's own token makers, on the app's key; `validMs` also sets the tickets' lifetime (the app's is 2 min). */
+export function tokenMakers(ds: DataSource, cookieKeys: Buffer[], validMs: number) {
+  return {
+    accounts: new AccountService(new UserRepository(ds), new CookieCipher(cookieKeys), validMs),
+    tickets: new TicketService(cookieKeys[0], validMs),
+  };
+}
