@@ -4,7 +4,6 @@
 import type { Request, Response } from 'express';
 import { AppError, ConflictError, NotFoundError, ValidationError } from '../errors';
 import { wantsJson } from '../middleware/errorHandler';
-import type { BlacklistRecord } from '../repositories/BlacklistRepository';
 import type { PublicUser } from '../services/AccountService';
 import type { BlacklistService } from '../services/BlacklistService';
 import type { CatalogService, SaleView } from '../services/CatalogService';
@@ -17,6 +16,9 @@ export interface UserLookup {
   findByUserName(userName: string): Promise<PublicUser | null>;
   findUser(id: number): Promise<PublicUser | null>;
 }
+
+type Product = Awaited<ReturnType<CatalogService['listProducts']>>[number];
+type BlacklistEntry = Awaited<ReturnType<BlacklistService['list']>>[number];
 
 /** Orders listed on one page; the totals always count them all. */
 export const ORDERS_SHOWN = 500;
@@ -98,7 +100,7 @@ export class AdminController {
   deleteProduct = async (req: Request, res: Response): Promise<void> => {
     const id = parseId(req.params.id, 'product id');
     const refused = await attempt(req, () => this.catalog.deleteProduct(id));
-    if (refused) {
+    if (refused instanceof AppError) {
       res.status(refused.status).render('admin/products/index', { ...(await this.productListLocals()), notice: refused.message });
       return;
     }
@@ -132,12 +134,9 @@ export class AdminController {
       refuseForm(req, res, 'admin/sales/form', locals, { productId: 'is not a product' });
       return;
     }
-    let id = 0;
-    const refused = await attempt(req, async () => {
-      id = await this.catalog.createSale(input);
-    });
-    if (refused) return renderRefused(res, refused, 'admin/sales/form', locals, req.body);
-    done(req, res, '/admin/sales', 201, { ok: true, id });
+    const result = await attempt(req, () => this.catalog.createSale(input));
+    if (result instanceof AppError) return renderRefused(res, result, 'admin/sales/form', locals, req.body);
+    done(req, res, '/admin/sales', 201, { ok: true, id: result });
   };
 
   editSale = async (req: Request, res: Response): Promise<void> => {
@@ -155,14 +154,14 @@ export class AdminController {
       return;
     }
     const refused = await attempt(req, () => this.catalog.updateSale(sale.id, input));
-    if (refused) return renderRefused(res, refused, 'admin/sales/form', locals, req.body);
+    if (refused instanceof AppError) return renderRefused(res, refused, 'admin/sales/form', locals, req.body);
     done(req, res, '/admin/sales', 200, { ok: true, id: sale.id });
   };
 
   deleteSale = async (req: Request, res: Response): Promise<void> => {
     const id = parseId(req.params.id, 'sale id');
     const refused = await attempt(req, () => this.catalog.deleteSale(id));
-    if (refused) {
+    if (refused instanceof AppError) {
       const sales = await this.catalog.listSales();
       res.status(refused.status).render('admin/sales/index', { ...helpers, title: 'Sales', sales, notice: refused.message });
       return;
@@ -231,12 +230,12 @@ export class AdminController {
     return { ...helpers, title: 'Products', products, salesPerProduct };
   }
 
-  private saleFormLocals(sale: SaleView, products: unknown[]) {
+  private saleFormLocals(sale: SaleView, products: Product[]) {
     // Started sales lock product, stock and start (CatalogService enforces it; the form just says so).
     return { ...helpers, title: `Edit sale: ${sale.product.name}`, sale, products, locked: sale.startsAt.getTime() <= Date.now() };
   }
 
-  private async blacklistLocals(entries: BlacklistRecord[]) {
+  private async blacklistLocals(entries: BlacklistEntry[]) {
     const names = new Map<number, string>();
     if (this.users) {
       const ids = [...new Set(entries.map((e) => e.userId).filter((id): id is number => id !== null))];
@@ -285,13 +284,13 @@ function refuseForm(req: Request, res: Response, view: string, locals: object, f
 }
 
 /**
- * Runs a service call. A refusal the admin can act on (400 or 409) comes back for an HTML form to show;
- * anything else, and every refusal for a JSON client, goes on to the error handler.
+ * Runs a service call and returns its result. A refusal the admin can act on (400 or 409) is returned
+ * instead, for an HTML page to show; anything else, and every refusal for a JSON client, goes on to the
+ * error handler.
  */
-async function attempt(req: Request, action: () => Promise<void>): Promise<AppError | null> {
+async function attempt<T extends number | void>(req: Request, action: () => Promise<T>): Promise<T | AppError> {
   try {
-    await action();
-    return null;
+    return await action();
   } catch (err) {
     if (wantsJson(req) || !(err instanceof ValidationError || err instanceof ConflictError)) throw err;
     return err;
