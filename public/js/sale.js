@@ -247,7 +247,9 @@
     if (!state.loggedIn) return Promise.resolve(null);
     return api('GET', '/api/sales/' + saleId + '/path').then(function (d) {
       if (d.ok) { state.path = d.path; state.pathTries = 0; return state.path; }
-      if (d.code === 'NOT_STARTED' && state.pathTries < 20) {
+      // Retried only when our clock says "just started": a server a little behind us catches up.
+      var t = now();
+      if (d.code === 'NOT_STARTED' && t >= startsAt - 1000 && t < startsAt + 5000 && state.pathTries < 20) {
         state.pathTries += 1;
         return new Promise(function (r) { setTimeout(r, 250); }).then(fetchPath);
       }

@@ -1,0 +1,123 @@
+// The moment a sale opens, in a real browser: the countdown runs on the shop's clock, the button lights
+// up by itself, the secret purchase path is nowhere before the start, and screen readers are not spammed.
+import type { Browser } from 'playwright-core';
+import {
+  buyThroughPage,
+  createSale,
+  createUser,
+  knownCaptcha,
+  launchBrowser,
+  loggedInContext,
+  recordRequests,
+  screenshot,
+  Shop,
+  startShop,
+} from './support/shop';
+
+jest.setTimeout(60_000);
+
+let shop: Shop;
+let browser: Browser;
+
+beforeAll(async () => {
+  shop = await startShop({ captcha: knownCaptcha() });
+  browser = await launchBrowser();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await shop?.close();
+});
+
+it('when a sale opens a few seconds later, then the countdown runs and the button lights up at the start without a reload, and the purchase path was not in the page before', async () => {
+  const OPENS_IN_MS = 6_000;
+  const saleId = await createSale(shop.c, { startsInMs: OPENS_IN_MS, stock: 3 });
+  const startsAt = (await shop.c.services.catalog.getSale(saleId)).startsAt.getTime();
+  const shopper = await createUser(shop.c, 'shopper', 'dora');
+  const context = await loggedInContext(browser, shop, shopper, 'narrow');
+  try {
+    const page = await context.newPage();
+    const requests = recordRequests(page);
+    const navigations: string[] = [];
+    page.on('framenavigated', (f) => {
+      if (f === page.mainFrame()) navigations.push(f.url());
+    });
+    const response = await page.goto(`${shop.base}/sales/${saleId}`);
+    const html = await response!.text();
+    await page.locator('#sale[data-ready][data-phase="upcoming"]').waitFor();
+
+    // Nothing in the page, as served or as it is now, gives the purchase path away.
+    const buyPrefix = `/api/sales/${saleId}/buy/`;
+    const secret = shop.c.services.tickets.pathFor(saleId, shopper.id);
+    expect(html).not.toContain(buyPrefix);
+    expect(html).not.toContain(secret);
+    expect(await page.content()).not.toContain(buyPrefix);
+
+    // Count what screen readers would hear from the polite region while the countdown runs.
+    await page.evaluate(`(() => {
+      window.__spoken = [];
+      const region = document.getElementById('announce');
+      new MutationObserver(() => { if (region.textContent) window.__spoken.push(region.textContent); })
+        .observe(region, { childList: true, characterData: true, subtree: true });
+    })()`);
+
+    expect(await page.locator('#buy').isDisabled()).toBe(true);
+    expect((await page.locator('#phase').textContent())?.trim()).toBe('Coming up');
+    const first = await page.locator('#countdown-value').innerText();
+    expect(first).toMatch(/^00:00:0[1-6]$/);
+    await screenshot(page, 'sale-opening-countdown', 'narrow');
+    await page.waitForTimeout(1_300);
+    const second = await page.locator('#countdown-value').innerText();
+    expect(second).toMatch(/^00:00:0[0-5]$/);
+    expect(second < first).toBe(true);
+    const spokenBeforeStart = (await page.evaluate('window.__spoken.slice()')) as string[];
+    expect(spokenBeforeStart).toEqual([]);
+
+    await page.locator('#buy:enabled').waitFor({ timeout: OPENS_IN_MS + 4_000 });
+    const litAt = Date.now();
+    // Same machine, same clock: the button lights up at the start, not before it and not long after.
+    expect(litAt).toBeGreaterThanOrEqual(startsAt - 150);
+    expect(litAt - startsAt).toBeLessThan(1_500);
+    expect(navigations).toHaveLength(1);
+    expect((await page.locator('#phase').textContent())?.trim()).toBe('Live now');
+    expect(await page.locator('#countdown').innerText()).toMatch(/Ends in\s*(01:00:00|00:59:5\d)/);
+
+    // The path was asked for only once the sale had started.
+    const pathAsks = requests.filter((r) => r.url.endsWith(`/api/sales/${saleId}/path`));
+    expect(pathAsks.length).toBeGreaterThanOrEqual(1);
+    expect(pathAsks.every((r) => r.at >= startsAt - 150)).toBe(true);
+
+    // The opening is announced once, politely.
+    await page.waitForTimeout(300);
+    expect(await page.evaluate('window.__spoken.slice()')).toEqual(['The sale is open. The Buy now button is enabled.']);
+    expect(await page.locator('#announce').getAttribute('aria-live')).toBe('polite');
+    expect(await page.locator('#countdown').getAttribute('aria-live')).toBeNull();
+
+    // And the lit button works: the purchase goes to the path the script fetched after the start.
+    expect(await buyThroughPage(page)).toMatch(/^Order (accepted|confirmed)/);
+    const buys = requests.filter((r) => r.method === 'POST' && r.url.includes(buyPrefix));
+    expect(buys.map((r) => new URL(r.url).pathname)).toEqual([`${buyPrefix}${secret}`]);
+  } finally {
+    await context.close();
+  }
+});
+
+it('when the button lights up, then neither it nor the status panel moves or changes size', async () => {
+  const saleId = await createSale(shop.c, { startsInMs: 3_000, stock: 3 });
+  const shopper = await createUser(shop.c, 'shopper', 'eli');
+  const context = await loggedInContext(browser, shop, shopper, 'wide');
+  try {
+    const page = await context.newPage();
+    await page.goto(`${shop.base}/sales/${saleId}`);
+    await page.locator('#sale[data-ready][data-phase="upcoming"]').waitFor();
+    const before = await page.locator('#buy').boundingBox();
+    const panelBefore = await page.locator('#status').boundingBox();
+    await page.locator('#buy:enabled').waitFor({ timeout: 7_000 });
+    const after = await page.locator('#buy').boundingBox();
+    const panelAfter = await page.locator('#status').boundingBox();
+    expect(after).toEqual(before);
+    expect(panelAfter).toEqual(panelBefore);
+  } finally {
+    await context.close();
+  }
+});
