@@ -91,7 +91,7 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
     users: new UserController(accounts, config.sessionTtlMs),
     sales: new SaleController(catalog, book, captchas, tickets),
     orders: new OrderController(orders, catalog),
-    admin: new AdminController(catalog, orders, blacklist),
+    admin: new AdminController(catalog, orders, blacklist, accounts),
     health: new HealthController(repos.health, queue, purchases),
     purchase: new PurchaseController(purchases, accounts, {
       bucket: new TokenBucket(config.purchase.bucketPerSecond, config.purchase.bucketCapacity),

@@ -79,14 +79,22 @@ const schema = z.object({
 function parseCookieKeys(raw: string | undefined, problems: string[]): Buffer[] {
   if (!raw) return [];
   return raw.split(',').map((part, i) => {
-    const key = Buffer.from(part.trim(), 'base64');
+    const text = part.trim();
+    // Buffer.from skips characters outside the alphabet, so check the text itself first.
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text)) {
+      problems.push(`COOKIE_KEYS: key ${i + 1} is not base64 (make one with: openssl rand -base64 16)`);
+      return Buffer.alloc(16);
+    }
+    const key = Buffer.from(text, 'base64');
     if (key.length !== 16) problems.push(`COOKIE_KEYS: key ${i + 1} must be 16 bytes in base64 (AES-128), got ${key.length}`);
     return key;
   });
 }
 
 /** Pure: the same environment always gives the same config, except a generated development key. */
-export function loadConfig(env: NodeJS.ProcessEnv): Config {
+export function loadConfig(rawEnv: NodeJS.ProcessEnv): Config {
+  // An empty value (PORT=) means "use the default", as if the key were not set.
+  const env = Object.fromEntries(Object.entries(rawEnv).filter(([, v]) => v !== '')) as NodeJS.ProcessEnv;
   const parsed = schema.safeParse(env);
   const problems: string[] = [];
   if (!parsed.success) {
@@ -94,7 +102,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
   }
   const cookieKeys = parseCookieKeys(env.COOKIE_KEYS, problems);
   const e = parsed.success ? parsed.data : undefined;
-  if (e?.NODE_ENV === 'production' && cookieKeys.length === 0) {
+  if (env.NODE_ENV === 'production' && cookieKeys.length === 0) {
     problems.push('COOKIE_KEYS: required in production (generate one with: openssl rand -base64 16)');
   }
   if (!!env.ADMIN_USER !== !!env.ADMIN_PASSWORD) {
@@ -108,7 +116,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
   const database: DatabaseConfig = e.DATABASE_URL.startsWith('sqlite:')
     ? { kind: 'sqlite', path: e.DATABASE_URL.slice('sqlite:'.length) }
     : { kind: 'mysql', url: e.DATABASE_URL };
-  const demo = e.DEMO ? e.DEMO === 'true' : database.kind === 'sqlite' && e.NODE_ENV !== 'test';
+  // Demo data (and its well-known admin password) only ever in development.
+  const demo = e.NODE_ENV === 'development' && (e.DEMO ? e.DEMO === 'true' : database.kind === 'sqlite');
   const trustProxy = e.TRUST_PROXY === 'true' ? true : e.TRUST_PROXY === 'false' ? false : Number(e.TRUST_PROXY);
 
   return Object.freeze({

@@ -9,7 +9,9 @@ export const userName = z
   .trim()
   .min(3, 'must be at least 3 characters')
   .max(32, 'must be at most 32 characters')
-  .regex(/^[A-Za-z0-9_.-]+$/, 'may use letters, digits, dot, dash and underscore');
+  .regex(/^[A-Za-z0-9_.-]+$/, 'may use letters, digits, dot, dash and underscore')
+  // One account per name whatever the case, the same on SQLite and MariaDB.
+  .transform((v) => v.toLowerCase());
 
 export const registerSchema = z.object({
   userName,
@@ -18,7 +20,12 @@ export const registerSchema = z.object({
 });
 
 export const loginSchema = z.object({
-  userName: z.string({ error: 'is required' }).trim().min(1, 'is required').max(64, 'is too long'),
+  userName: z
+    .string({ error: 'is required' })
+    .trim()
+    .min(1, 'is required')
+    .max(64, 'is too long')
+    .transform((v) => v.toLowerCase()),
   password: z.string({ error: 'is required' }).min(1, 'is required').max(128, 'is too long'),
 });
 

@@ -47,8 +47,8 @@ export class SaleRepository {
     return (result.affected ?? 0) > 0;
   }
 
-  async updatePriceAndEnd(id: number, priceCents: number, endsAt: Date): Promise<boolean> {
-    const result = await this.repo.update({ id }, { priceCents, endsAt });
+  async updateEnd(id: number, endsAt: Date): Promise<boolean> {
+    const result = await this.repo.update({ id }, { endsAt });
     return (result.affected ?? 0) > 0;
   }
 

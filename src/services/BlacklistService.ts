@@ -14,7 +14,7 @@ export class BlacklistService {
     for (const e of await this.repo.list()) {
       const until = e.until ? e.until.getTime() : Infinity;
       if (e.userId !== null) users.set(e.userId, Math.max(until, users.get(e.userId) ?? 0));
-      if (e.ip !== null) ips.set(e.ip, Math.max(until, ips.get(e.ip) ?? 0));
+      if (e.ip !== null) ips.set(plainIp(e.ip), Math.max(until, ips.get(plainIp(e.ip)) ?? 0));
     }
     this.users = users;
     this.ips = ips;
@@ -26,7 +26,7 @@ export class BlacklistService {
       if (u !== undefined && u > now) return true;
     }
     if (this.ips.size > 0) {
-      const i = this.ips.get(ip);
+      const i = this.ips.get(plainIp(ip));
       if (i !== undefined && i > now) return true;
     }
     return false;
@@ -48,4 +48,9 @@ export class BlacklistService {
     await this.load();
     return removed;
   }
+}
+
+/** An IPv4 address as seen on an IPv6 socket (::ffff:a.b.c.d) is the same address as a.b.c.d. */
+function plainIp(ip: string): string {
+  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
 }

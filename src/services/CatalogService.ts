@@ -67,16 +67,21 @@ export class CatalogService {
     return id;
   }
 
-  /** Stock, product and start are locked once the sale has started; price and end may still change. */
+  /** Stock, product, price and start are locked once the sale has started; only the end may still change. */
   async updateSale(id: number, input: SaleInput, now = Date.now()): Promise<void> {
     const current = await this.sales.findById(id);
     if (!current) throw new NotFoundError('Sale');
     checkWindow(input);
     if (current.startsAt.getTime() <= now) {
-      if (input.stock !== current.stock || input.productId !== current.productId || input.startsAt.getTime() !== current.startsAt.getTime()) {
-        throw new ConflictError('SALE_LOCKED', 'The sale has started: its product, stock and start can no longer change.');
+      if (
+        input.stock !== current.stock ||
+        input.productId !== current.productId ||
+        input.priceCents !== current.priceCents ||
+        input.startsAt.getTime() !== current.startsAt.getTime()
+      ) {
+        throw new ConflictError('SALE_LOCKED', 'The sale has started: its product, stock, price and start can no longer change.');
       }
-      await this.sales.updatePriceAndEnd(id, input.priceCents, input.endsAt);
+      await this.sales.updateEnd(id, input.endsAt);
     } else {
       await this.getProduct(input.productId);
       await this.sales.update(id, input);

@@ -263,16 +263,28 @@ describe.each(testDatabases())('admin pages on %s', (database) => {
       expect(t.c.services.book.inventory.remaining(id)).toBe(40);
     });
 
-    it('when an admin saves a started sale with a new price, then the form round-trips the locked fields and it is accepted', async () => {
+    it('when an admin saves a started sale with a new end, then the form round-trips the locked fields and it is accepted', async () => {
+      const id = await aSale({ startsIn: -61_234, endsIn: HOUR, priceCents: 500 });
+      const form = await admin.agent.get(`/admin/sales/${id}/edit`).expect(200);
+      const fields = Object.fromEntries(['productId', 'stock', 'price', 'startsAt'].map((f) => [f, inputValue(form.text, f)]));
+      const endsAt = new Date(Date.now() + 2 * HOUR).toISOString().slice(0, 16);
+
+      const res = await admin.agent.post(`/admin/sales/${id}`).type('form').send({ _csrf: admin.csrf, ...fields, endsAt });
+
+      expect(form.text).toContain('can no longer change');
+      expect(res.status).toBe(303);
+      expect((await catalog().getSale(id)).endsAt.toISOString().slice(0, 16)).toBe(endsAt);
+    });
+
+    it('when an admin changes the price of a started sale, then 409 SALE_LOCKED: orders were taken at the old price', async () => {
       const id = await aSale({ startsIn: -61_234, endsIn: HOUR, priceCents: 500 });
       const form = await admin.agent.get(`/admin/sales/${id}/edit`).expect(200);
       const fields = Object.fromEntries(['productId', 'stock', 'startsAt', 'endsAt'].map((f) => [f, inputValue(form.text, f)]));
 
       const res = await admin.agent.post(`/admin/sales/${id}`).type('form').send({ _csrf: admin.csrf, ...fields, price: '4.00' });
 
-      expect(form.text).toContain('can no longer change');
-      expect(res.status).toBe(303);
-      expect((await catalog().getSale(id)).priceCents).toBe(400);
+      expect(res.status).toBe(409);
+      expect((await catalog().getSale(id)).priceCents).toBe(500);
     });
 
     it('when an admin changes the stock of a started sale, then 409 SALE_LOCKED and nothing changes', async () => {
@@ -292,7 +304,7 @@ describe.each(testDatabases())('admin pages on %s', (database) => {
       expect(json.status).toBe(409);
       expect(json.body).toMatchObject({ ok: false, code: 'SALE_LOCKED' });
       expect(html.status).toBe(409);
-      expect(html.text).toContain('its product, stock and start can no longer change');
+      expect(html.text).toContain('its product, stock, price and start can no longer change');
       expect(html.text).toContain(`<form method="post" action="/admin/sales/${id}"`); // the form again, to fix
       expect(await catalog().getSale(id)).toMatchObject({ stock: 10, remaining: 10 });
     });
