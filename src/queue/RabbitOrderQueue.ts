@@ -49,7 +49,8 @@ export class RabbitOrderQueue implements OrderQueue {
   async start(handler: BatchHandler): Promise<void> {
     this.handler = handler;
     this.consuming = true;
-    await this.connect();
+    if (this.sub) await this.subscribe(this.sub);
+    else await this.connect();
   }
 
   /** Connects once and declares the topology; used by start() and by tools that only publish. */
@@ -153,18 +154,19 @@ export class RabbitOrderQueue implements OrderQueue {
       this.conn = conn;
       this.pub = pub;
       this.sub = sub;
-      if (this.consuming) {
-        const { consumerTag } = await sub.consume(this.options.queue, (msg) => msg && this.onMessage(msg), {
-          noAck: false,
-        });
-        this.consumerTag = consumerTag;
-      }
+      if (this.consuming) await this.subscribe(sub);
       this.reconnectDelay = 100;
       this.log.info({ queue: this.options.queue }, 'connected to RabbitMQ');
     } catch (err) {
       await conn.close().catch(() => undefined);
       throw err;
     }
+  }
+
+  private async subscribe(sub: amqp.Channel): Promise<void> {
+    if (this.consumerTag) return;
+    const { consumerTag } = await sub.consume(this.options.queue, (msg) => msg && this.onMessage(msg), { noAck: false });
+    this.consumerTag = consumerTag;
   }
 
   private async declare(ch: amqp.ConfirmChannel): Promise<void> {
