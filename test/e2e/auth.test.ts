@@ -1,6 +1,6 @@
 // Accounts in a real browser: register, log out, log in, and the errors a person sees next to the fields.
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { createUser, launchBrowser, newContext, Shop, startShop } from './support/shop';
+import { createUser, launchBrowser, newContext, screenshot, Shop, startShop } from './support/shop';
 
 jest.setTimeout(60_000);
 
@@ -73,6 +73,7 @@ it('when the password is wrong, then the error is shown next to the field and th
   expect(await page.getByLabel('User name').inputValue()).toBe(user.userName);
   expect(await loggedInAs()).toBeNull();
   expect((await context.cookies()).some((c) => c.name === 'sid')).toBe(false);
+  await screenshot(page, 'login-wrong-password', 'narrow');
 });
 
 it('when the registration form is incomplete, then each error sits under its own field', async () => {

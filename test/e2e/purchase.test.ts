@@ -212,3 +212,34 @@ it('when the stock is gone, then another shopper sees "sold out", whether mid-pu
     await Promise.all(contexts.map((c) => c.close()));
   }
 });
+
+it('when a shopper uses only the keyboard, then Tab reaches Buy, the captcha takes the focus, and Enter buys', async () => {
+  const saleId = await createSale(shop.c, { stock: 5 });
+  const shopper = await createUser(shop.c, 'shopper', 'kai');
+  const context = await loggedInContext(browser, shop, shopper, 'narrow');
+  try {
+    const page = await openSale(context, shop, saleId);
+    const focused = () => page.evaluate('document.activeElement && (document.activeElement.id || document.activeElement.textContent.trim())');
+    const order: unknown[] = [];
+    for (let i = 0; i < 12 && (await focused()) !== 'buy'; i++) {
+      await page.keyboard.press('Tab');
+      order.push(await focused());
+    }
+    // Skip link and header first, then the page in reading order, ending on the Buy button.
+    expect(order[0]).toBe('Skip to content');
+    expect(order.indexOf('← All sales')).toBeLessThan(order.indexOf('buy'));
+    expect(order[order.length - 1]).toBe('buy');
+
+    await page.keyboard.press('Enter');
+    await page.locator('#captcha-form').waitFor({ state: 'visible' });
+    expect(await focused()).toBe('captcha-answer');
+    await page.keyboard.type(CAPTCHA_TEXT);
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => document.getElementById('result').textContent.trim() !== '', null, { timeout: WAIT_MS });
+    expect(await resultText(page)).toMatch(ACCEPTED);
+    // The outcome takes the focus, so a screen reader reads it where the form was.
+    expect(await focused()).toBe('result');
+  } finally {
+    await context.close();
+  }
+});

@@ -42,7 +42,7 @@ afterAll(async () => {
 });
 
 const expected = {
-  upcoming: { badge: 'Coming up', button: 'Buy now', enabled: false, text: /Starts in\s*02:12:3\d/ },
+  upcoming: { badge: 'Coming up', button: 'Buy now', enabled: false, text: /Starts in\s*02:1[12]:\d\d/ },
   live: { badge: 'Live now', button: 'Buy now', enabled: true, text: /Ends in\s*00:5\d:\d\d/ },
   sold_out: { badge: 'Sold out', button: 'Sold out', enabled: false, text: /All 1 sold/ },
   ended: { badge: 'Ended', button: 'Sale ended', enabled: false, text: /Sale over/ },
@@ -59,6 +59,19 @@ async function expectState(page: Page, state: keyof typeof expected): Promise<vo
 }
 
 describe.each(Object.keys(VIEWPORTS) as ViewportName[])('on a %s screen', (viewport) => {
+  it('when the shop lists its sales, then live ones come first and each card says its state', async () => {
+    const context = await loggedInContext(browser, shop, shopper, viewport);
+    try {
+      const page = await context.newPage();
+      await page.goto(`${shop.base}/`);
+      const badges = (await page.locator('.sale-item .badge').allTextContents()).map((t) => t.trim());
+      expect(badges).toEqual(['Live now', 'Live now', 'Coming up', 'Sold out', 'Ended']);
+      await screenshot(page, 'sales-index', viewport);
+    } finally {
+      await context.close();
+    }
+  });
+
   it.each(Object.keys(expected) as (keyof typeof expected)[])('when the sale is %s, then the page says so', async (state) => {
     const context = await loggedInContext(browser, shop, shopper, viewport);
     try {
@@ -68,7 +81,7 @@ describe.each(Object.keys(VIEWPORTS) as ViewportName[])('on a %s screen', (viewp
       // The buy button keeps its size in every state: no layout jump when it lights up.
       const box = await page.locator('#buy').boundingBox();
       expect(box?.height).toBeGreaterThanOrEqual(52);
-      await screenshot(page, `sale-${state.replace('_', '-')}`, viewport);
+      await screenshot(page, `sale-${state.replace('_', '-')}`, viewport, { docs: state === 'live' || state === 'sold_out' });
     } finally {
       await context.close();
     }

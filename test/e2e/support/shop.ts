@@ -1,6 +1,6 @@
 // The e2e harness: the real app served on a free loopback port, Debian's Chromium driven by
 // playwright-core, shoppers and sales made through the app's own services, and screenshots.
-import { mkdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -23,6 +23,7 @@ export const VIEWPORTS = {
 export type ViewportName = keyof typeof VIEWPORTS;
 
 const SCREENSHOT_DIR = path.resolve(__dirname, '../../../test-results/screenshots');
+const DOCS_DIR = path.resolve(__dirname, '../../../docs/screenshots');
 
 export interface Shop {
   base: string;
@@ -79,7 +80,7 @@ export interface Shopper {
 export async function createUser(c: Container, role: Role = 'shopper', prefix: string = role): Promise<Shopper> {
   serial += 1;
   const userName = `${prefix}${serial}_${process.pid}`.slice(0, 32);
-  const nickName = `${prefix[0].toUpperCase()}${prefix.slice(1)} ${serial}`;
+  const nickName = `${prefix[0].toUpperCase()}${prefix.slice(1)}`;
   const password = 'correct horse battery';
   const user = await c.services.accounts.register(userName, nickName, password, role);
   return { id: user.id, userName, nickName, password };
@@ -134,11 +135,18 @@ export async function createSale(c: Container, o: SaleOptions = {}): Promise<num
   });
 }
 
-/** Saves a full-page PNG under test-results/screenshots/<name>-<viewport>.png. */
-export async function screenshot(page: Page, name: string, viewport: ViewportName): Promise<string> {
+/**
+ * Saves a full-page PNG under test-results/screenshots/<name>-<viewport>.png. With `docs: true` and
+ * UPDATE_DOCS_SCREENSHOTS=1 in the environment, also refreshes the copy in docs/screenshots (the README's).
+ */
+export async function screenshot(page: Page, name: string, viewport: ViewportName, opts: { docs?: boolean } = {}): Promise<string> {
   mkdirSync(SCREENSHOT_DIR, { recursive: true });
   const file = path.join(SCREENSHOT_DIR, `${name}-${viewport}.png`);
   await page.screenshot({ path: file, fullPage: true, animations: 'disabled', caret: 'hide' });
+  if (opts.docs && process.env.UPDATE_DOCS_SCREENSHOTS === '1') {
+    mkdirSync(DOCS_DIR, { recursive: true });
+    copyFileSync(file, path.join(DOCS_DIR, path.basename(file)));
+  }
   return file;
 }
 
