@@ -20,6 +20,8 @@ export interface RabbitOptions {
   /** How long a partial batch waits for more messages. */
   batchWaitMs?: number;
   deliveryLimit?: number;
+  /** How long start() keeps trying to reach the broker. */
+  startTimeoutMs?: number;
 }
 
 export class RabbitOrderQueue implements OrderQueue {
@@ -49,8 +51,18 @@ export class RabbitOrderQueue implements OrderQueue {
   async start(handler: BatchHandler): Promise<void> {
     this.handler = handler;
     this.consuming = true;
-    if (this.sub) await this.subscribe(this.sub);
-    else await this.connect();
+    if (this.sub) return this.subscribe(this.sub);
+    // A broker that comes up a little after the app (compose, restarts) is waited for, within reason.
+    const deadline = Date.now() + (this.options.startTimeoutMs ?? 30_000);
+    for (let delay = 200; ; delay = Math.min(delay * 2, 3000)) {
+      try {
+        return await this.connect();
+      } catch (err) {
+        if (Date.now() + delay > deadline) throw err;
+        this.log.warn({ err: (err as Error).message, retryInMs: delay }, 'broker not reachable yet');
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
   }
 
   /** Connects once and declares the topology; used by start() and by tools that only publish. */

@@ -108,7 +108,7 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     if (queueKind === 'rabbitmq') {
       const amqp = process.env.TEST_AMQP_URL;
       if (!amqp) throw new Error('TEST_AMQP_URL is not set');
-      env.AMQP_URL = amqp;
+      env.AMQP_URL = options.env?.AMQP_URL ?? amqp;
       env.QUEUE_NAME = `fs-test-${randomBytes(5).toString('hex')}`;
     }
   }

@@ -1,0 +1,133 @@
+// The order queue under trouble: restarts with messages still queued, a lost broker, a poison message.
+import { MemoryOrderQueue } from '../../src/queue/MemoryOrderQueue';
+import { RabbitOrderQueue } from '../../src/queue/RabbitOrderQueue';
+import { buildTestApp, TestApp, testBackends } from '../helpers/buildTestApp';
+import { listen } from '../helpers/listen';
+import { buy, createSale, createShoppers, waitForOrders } from '../helpers/shoppers';
+import { tcpProxy } from '../helpers/tcpProxy';
+
+jest.setTimeout(60_000);
+
+async function publishRaw(t: TestApp, body: string): Promise<void> {
+  const q = t.c.queue;
+  if (q instanceof MemoryOrderQueue) q.publishRaw(body);
+  else if (q instanceof RabbitOrderQueue) await q.publishRaw(body);
+}
+
+async function eventually(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe.each(testBackends())('order queue on $database + $queue', (backend) => {
+  it('when the app dies with orders still queued, then the next start writes them before reopening the sale', async () => {
+    const first = await buildTestApp(backend);
+    const server1 = await listen(first.app);
+    const saleId = await createSale(first.c, { stock: 30 });
+    const shoppers = await createShoppers(first.c, 40);
+    await first.c.queue.stopConsuming(); // orders pile up in the queue, as when the consumer lags
+
+    const results = await Promise.all(shoppers.map((s) => buy(server1.base, first.c, saleId, s)));
+    const accepted = results.filter((r) => r.status === 202);
+    await server1.close();
+    await first.crash();
+    expect(accepted).toHaveLength(30);
+
+    const second = await buildTestApp({ ...backend, reuse: first });
+    try {
+      const orders = await second.c.repos.orders.listBySale(saleId);
+      expect(new Set(orders.map((o) => o.requestId))).toEqual(new Set(accepted.map((r) => r.requestId)));
+      expect((await second.c.repos.sales.findById(saleId))!.remaining).toBe(0);
+      expect(second.c.services.book.inventory.remaining(saleId)).toBe(0);
+      const server2 = await listen(second.app);
+      const again = await buy(server2.base, second.c, saleId, shoppers[0]);
+      await server2.close();
+      expect(again.code).toBe('SOLD_OUT');
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('when the app restarts mid-sale, then its memory of stock and buyers comes back from the database', async () => {
+    const first = await buildTestApp(backend);
+    const server1 = await listen(first.app);
+    const saleId = await createSale(first.c, { stock: 10 });
+    const shoppers = await createShoppers(first.c, 4);
+    for (const s of shoppers.slice(0, 3)) expect((await buy(server1.base, first.c, saleId, s)).status).toBe(202);
+    await waitForOrders(first.c);
+    await server1.close();
+    await first.stop();
+
+    const second = await buildTestApp({ ...backend, reuse: first });
+    const server2 = await listen(second.app);
+    try {
+      expect(second.c.services.book.inventory.remaining(saleId)).toBe(7);
+      expect((await buy(server2.base, second.c, saleId, shoppers[0])).code).toBe('ALREADY_BOUGHT');
+      expect((await buy(server2.base, second.c, saleId, shoppers[3])).status).toBe(202);
+      await waitForOrders(second.c);
+      expect(await second.c.repos.orders.countBySale(saleId)).toBe(4);
+    } finally {
+      await server2.close();
+      await second.close();
+    }
+  });
+
+  it('when a malformed message reaches the order queue, then it is parked in the dead-letter queue and the rest are written', async () => {
+    const t = await buildTestApp(backend);
+    const server = await listen(t.app);
+    try {
+      const saleId = await createSale(t.c, { stock: 5 });
+      const [a, b] = await createShoppers(t.c, 2);
+      await publishRaw(t, '{"requestId": "not-an-order"');
+      await publishRaw(t, JSON.stringify({ requestId: 'zzzzzzzz-0000', saleId, userId: -4, at: 1 }));
+      expect((await buy(server.base, t.c, saleId, a)).status).toBe(202);
+      expect((await buy(server.base, t.c, saleId, b)).status).toBe(202);
+
+      await waitForOrders(t.c);
+      await eventually(async () => (await t.c.queue.deadLetterDepth()) === 2);
+      expect(await t.c.repos.orders.countBySale(saleId)).toBe(2);
+      expect(await t.c.queue.depth()).toBe(0);
+    } finally {
+      await server.close();
+      await t.close();
+    }
+  });
+});
+
+const rabbit = process.env.TEST_AMQP_URL;
+(rabbit ? describe : describe.skip)('broker unreachable', () => {
+  it('when the broker cannot be reached at purchase time, then 503, the unit goes back and no order is written', async () => {
+    const target = new URL(rabbit!);
+    const proxy = await tcpProxy(target.hostname, Number(target.port || 5672));
+    target.host = `127.0.0.1:${proxy.port}`;
+    const t = await buildTestApp({ queue: 'rabbitmq', env: { AMQP_URL: target.toString() } }); // through the relay
+    const server = await listen(t.app);
+    try {
+      const saleId = await createSale(t.c, { stock: 3 });
+      const [a, b] = await createShoppers(t.c, 2);
+      await proxy.cut();
+      await eventually(async () => !t.c.queue.isConnected());
+
+      const refused = await buy(server.base, t.c, saleId, a);
+
+      expect([refused.status, refused.code]).toEqual([503, 'QUEUE_UNAVAILABLE']);
+      expect(t.c.services.book.inventory.remaining(saleId)).toBe(3);
+      expect(t.c.services.book.inventory.hasBought(saleId, a.id)).toBe(false);
+
+      await proxy.restore();
+      await eventually(async () => t.c.queue.isConnected());
+      expect((await buy(server.base, t.c, saleId, b)).status).toBe(202);
+      await waitForOrders(t.c);
+      const orders = await t.c.repos.orders.listBySale(saleId);
+      expect(orders.map((o) => o.userId)).toEqual([b.id]);
+      expect((await t.c.repos.sales.findById(saleId))!.remaining).toBe(2);
+    } finally {
+      await server.close();
+      await t.close();
+      await proxy.close();
+    }
+  });
+});
