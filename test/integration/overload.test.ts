@@ -1,0 +1,41 @@
+// Overload protection: when the event loop falls behind, purchases are shed at once with 503.
+import { buildTestApp } from '../helpers/buildTestApp';
+import { listen } from '../helpers/listen';
+import { buy, createSale, createShoppers } from '../helpers/shoppers';
+
+jest.setTimeout(30_000);
+
+function spin(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    // the stall this test is about
+  }
+}
+
+describe('overload protection', () => {
+  it('when the event loop lags past the threshold, then purchases get 503 OVERLOADED, and when it recovers they go through', async () => {
+    const t = await buildTestApp({ env: { LAG_THRESHOLD_MS: '50' } });
+    const server = await listen(t.app);
+    const stall = setInterval(() => spin(150), 10);
+    try {
+      const saleId = await createSale(t.c, { stock: 5 });
+      const [a, b] = await createShoppers(t.c, 2);
+      while (t.c.lag.lag() < 100) await new Promise((r) => setTimeout(r, 20));
+
+      const shed = await buy(server.base, t.c, saleId, a);
+
+      expect([shed.status, shed.code, shed.retryAfter]).toEqual([503, 'OVERLOADED', '1']);
+      expect(t.c.services.book.inventory.remaining(saleId)).toBe(5);
+
+      clearInterval(stall);
+      const deadline = Date.now() + 10_000;
+      while (t.c.lag.overloaded() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      const after = await buy(server.base, t.c, saleId, b);
+      expect(after.status).toBe(202);
+    } finally {
+      clearInterval(stall);
+      await server.close();
+      await t.close();
+    }
+  });
+});
