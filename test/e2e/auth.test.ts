@@ -1,6 +1,6 @@
 // Accounts in a real browser: register, log out, log in, and the errors a person sees next to the fields.
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { createUser, launchBrowser, newContext, screenshot, Shop, startShop } from './support/shop';
+import { createSale, createUser, launchBrowser, newContext, screenshot, Shop, startShop } from './support/shop';
 
 jest.setTimeout(60_000);
 
@@ -88,4 +88,22 @@ it('when the registration form is incomplete, then each error sits under its own
   expect(await page.locator('#password-error').innerText()).toBe('Password must be at least 8 characters');
   // The first field at fault has the focus, so a keyboard user starts where the problem is.
   expect(await page.evaluate('document.activeElement && document.activeElement.id')).toBe('userName');
+});
+
+it('when a logged-out visitor presses "Log in to buy", then logging in brings them back to the sale, ready to buy', async () => {
+  const saleId = await createSale(shop.c, { stock: 3 });
+  const user = await createUser(shop.c, 'shopper', 'hedy');
+  await page.goto(`${shop.base}/sales/${saleId}`);
+  await page.locator('#sale[data-ready][data-phase="live"]').waitFor();
+  expect(await page.locator('#login-note').isVisible()).toBe(true);
+  await screenshot(page, 'sale-logged-out', 'narrow');
+  await page.getByRole('button', { name: 'Log in to buy' }).click();
+  await page.waitForURL(/\/user\/login\?next=/);
+  await page.getByLabel('User name').fill(user.userName);
+  await page.getByLabel('Password').fill(user.password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.waitForURL(`${shop.base}/sales/${saleId}`);
+  await page.locator('#sale[data-ready][data-phase="live"]').waitFor();
+  expect(await page.getByRole('button', { name: 'Buy now' }).isEnabled()).toBe(true);
+  expect(await page.locator('#login-note').isHidden()).toBe(true);
 });
