@@ -13,7 +13,13 @@ export interface SaleView extends SaleRecord {
   phase: SalePhase;
 }
 
+/** How long a sale page may show a product's text after an admin edit; the live figures are never cached. */
+const RECORD_TTL_MS = 1000;
+
 export class CatalogService {
+  /** Sale and product records for sale pages and their polling, so a crowd does not become database load. */
+  private readonly records = new Map<number, { at: number; sale: SaleRecord; product: ProductRecord }>();
+
   constructor(
     private readonly products: ProductRepository,
     private readonly sales: SaleRepository,
@@ -36,6 +42,7 @@ export class CatalogService {
 
   async updateProduct(id: number, input: ProductInput): Promise<void> {
     if (!(await this.products.update(id, input))) throw new NotFoundError('Product');
+    this.records.clear();
   }
 
   async deleteProduct(id: number): Promise<void> {
@@ -52,9 +59,13 @@ export class CatalogService {
   }
 
   async getSale(id: number, now = Date.now()): Promise<SaleView> {
+    const cached = this.records.get(id);
+    if (cached && now - cached.at < RECORD_TTL_MS) return this.view(cached.sale, cached.product, now);
     const sale = await this.sales.findById(id);
     if (!sale) throw new NotFoundError('Sale');
     const product = await this.getProduct(sale.productId);
+    if (this.records.size > 10_000) this.records.clear();
+    this.records.set(id, { at: now, sale, product });
     return this.view(sale, product, now);
   }
 
@@ -82,9 +93,11 @@ export class CatalogService {
         throw new ConflictError('SALE_LOCKED', 'The sale has started: its product, stock, price and start can no longer change.');
       }
       await this.sales.updateEnd(id, input.endsAt);
+      this.records.delete(id);
     } else {
       await this.getProduct(input.productId);
       await this.sales.update(id, input);
+      this.records.delete(id);
       this.book.inventory.load(id, input.stock, []);
     }
     this.book.put({ id, startsAt: input.startsAt.getTime(), endsAt: input.endsAt.getTime(), stock: input.stock });
@@ -100,6 +113,7 @@ export class CatalogService {
       throw new ConflictError('SALE_HAS_ORDERS', 'A sale with orders cannot be deleted.');
     }
     await this.sales.delete(id);
+    this.records.delete(id);
     this.book.remove(id);
   }
 
