@@ -16,7 +16,12 @@ export interface PublicUser {
   role: Role;
 }
 
+/** Sessions already opened, so a shopper's repeated requests skip the AES-GCM open. */
+const SESSION_CACHE_LIMIT = 200_000;
+
 export class AccountService {
+  private readonly opened = new Map<string, { userId: number; expiresAt: number }>();
+
   constructor(
     private readonly users: UserRepository,
     private readonly cipher: CookieCipher,
@@ -79,7 +84,17 @@ export class AccountService {
   /** The user id in a login cookie, or null when it is missing, tampered with, foreign or expired. */
   userIdFromSession(token: string | undefined, now = Date.now()): number | null {
     if (!token) return null;
-    return this.cipher.open(token, now)?.userId ?? null;
+    const known = this.opened.get(token);
+    if (known) {
+      if (known.expiresAt > now) return known.userId;
+      this.opened.delete(token);
+      return null;
+    }
+    const payload = this.cipher.open(token, now);
+    if (!payload) return null;
+    if (this.opened.size >= SESSION_CACHE_LIMIT) this.opened.clear();
+    this.opened.set(token, { userId: payload.userId, expiresAt: payload.expiresAt });
+    return payload.userId;
   }
 }
 
