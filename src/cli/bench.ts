@@ -2,7 +2,7 @@
 // in the same run and the sale's invariants audited at the end. See docs/PERFORMANCE.md for the method.
 //
 //   npm run bench -- [--stock 10000] [--users 50000] [--connections 256] [--duration 15] [--threads 2]
-//                    [--json <file>] [--profile] [--keep] [--no-baseline] [--wait-quiet <s>]
+//                    [--json <file>] [--profile] [--keep] [--no-baseline] [--wait-quiet <s>] [--warmup <s>]
 //                    [--url http://127.0.0.1:<port> --sale <id>]
 //
 // Uses DATABASE_URL and AMQP_URL like the app; with neither, an embedded SQLite file in a temp dir and the
@@ -30,7 +30,7 @@ import { formatSummary, summariseFile } from './bench/profile';
 import { readIds, runWrk, WRK, WrkResult } from './bench/wrk';
 
 const USAGE = `usage: npm run bench -- [--stock N] [--users N] [--connections N] [--duration S] [--threads N]
-                        [--json FILE] [--profile] [--keep] [--no-baseline] [--wait-quiet S]
+                        [--json FILE] [--profile] [--keep] [--no-baseline] [--wait-quiet S] [--warmup S]
                         [--url http://127.0.0.1:PORT --sale ID]`;
 
 /** What the report compares against (issue 5); informational only. */
@@ -66,6 +66,12 @@ export interface BenchOptions {
   baseline: boolean;
   /** Wait up to this long before each measured phase for other processes to leave the CPU alone. */
   waitQuietS: number;
+  /**
+   * Seconds of an earlier, smaller sale (same shoppers, its own stock) before the measured one, so that the
+   * measured sale meets a process whose purchase path is already compiled, as a shop that has been serving
+   * for a while would be. 0 (the default) measures a cold process.
+   */
+  warmupS: number;
 }
 
 export interface BenchResult {
@@ -124,6 +130,7 @@ function parseOptions(argv: string[]): BenchOptions {
       keep: { type: 'boolean', default: false },
       'no-baseline': { type: 'boolean', default: false },
       'wait-quiet': { type: 'string', default: '0' },
+      warmup: { type: 'string', default: '0' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -148,6 +155,7 @@ function parseOptions(argv: string[]): BenchOptions {
     keep: values.keep!,
     baseline: !values['no-baseline'],
     waitQuietS: int('wait-quiet', values['wait-quiet'], 0, 3600),
+    warmupS: int('warmup', values.warmup, 0, 600),
   };
   if (o.connections < o.threads) throw new UsageError('--connections must be at least --threads');
   if (o.url !== undefined) {
@@ -162,6 +170,7 @@ function parseOptions(argv: string[]): BenchOptions {
     }
     if (o.sale === undefined) throw new UsageError('--url needs --sale <id>: a running app only sells sales it loaded at start (see docs/PERFORMANCE.md)');
     if (o.profile) throw new UsageError('--profile needs the bench to start the app; it cannot be used with --url');
+    if (o.warmupS > 0) throw new UsageError('--warmup needs the bench to start the app (its sale must exist before the app starts)');
     o.url = u.origin;
   } else if (o.sale !== undefined) throw new UsageError('--sale is only for --url; otherwise the bench creates its own sale');
   return o;
@@ -227,7 +236,7 @@ export async function bench(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.
   for (const k of PASS_THROUGH) if (env[k] !== undefined) guards[k] = env[k]!;
 
   // Everything below is bounded: a stuck step ends the bench (and its children) instead of hanging CI.
-  const watchdogMs = (o.duration * (o.baseline ? 2 : 1) + 600) * 1000;
+  const watchdogMs = (o.duration * (o.baseline ? 2 : 1) + o.warmupS + 600) * 1000;
   const watchdog = setTimeout(() => {
     say(`bench: gave up after ${watchdogMs / 1000} s; child processes are stopped`);
     process.exit(2);
@@ -250,7 +259,7 @@ export async function bench(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.
     let t = Date.now();
     const userIds = await createShoppers(ds, runId, o.users);
     // Cookies and tickets must outlive the baseline, the app's start and the run.
-    const validMs = (o.duration * 2 + 600) * 1000;
+    const validMs = (o.duration * 2 + o.warmupS + 600) * 1000;
     const saleId = o.sale ?? (await createSale(ds, runId, o.stock, validMs));
     const sale = await sales.findById(saleId);
     if (!sale) throw new Error(`sale ${saleId} is not in the database`);
@@ -259,6 +268,14 @@ export async function bench(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.
     const { accounts, tickets } = tokenMakers(ds, cookieKeys, validMs);
     const dataFile = path.join(runDir, 'shoppers.tsv');
     await writeShopperFile(dataFile, saleId, userIds, accounts, tickets, o.tickets);
+    let warmup: { saleId: number; dataFile: string } | null = null;
+    if (o.warmupS > 0) {
+      // Shoppers of their own: the per-shopper interval is not per sale, and must not slow the measured one.
+      const warmShoppers = await createShoppers(ds, `${runId}-w`, Math.min(o.users, 5000));
+      const warmSale = await createSale(ds, `${runId}-warmup`, Math.min(o.stock, 1000), validMs);
+      warmup = { saleId: warmSale, dataFile: path.join(runDir, 'shoppers-warmup.tsv') };
+      await writeShopperFile(warmup.dataFile, warmSale, warmShoppers, accounts, tickets, o.tickets);
+    }
     say(`prepared sale ${saleId} (${fmt(stockAtStart)} left) and ${fmt(o.users)} shoppers with cookies and ${o.tickets} tickets each in ${fmt((Date.now() - t) / 1000, 1)} s`);
 
     const script = path.join(root, 'src', 'cli', 'bench', 'purchase.lua');
@@ -334,6 +351,18 @@ export async function bench(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.
       throw new Error(`sale ${saleId} is not live on ${baseUrl} (${state ? `phase ${state.phase}` : 'not found'})`);
     }
 
+    let warmupAudit: AuditReport | null = null;
+    if (warmup) {
+      const dir = path.join(runDir, 'warmup');
+      mkdirSync(dir);
+      say(`warm-up: sale ${warmup.saleId} (${fmt(Math.min(o.stock, 1000))} units), ${o.warmupS} s, not measured ...`);
+      await runWrk({ ...wrkRun, dataFile: warmup.dataFile, durationS: o.warmupS, url: `${baseUrl}/`, dir, name: 'warmup' });
+      const ids = readIds(dir, 'accepted', o.threads);
+      t = Date.now();
+      while ((await orders.countBySale(warmup.saleId)) < ids.length && Date.now() - t < 60_000) await sleep(100);
+      warmupAudit = await new AuditService(sales, orders).audit({ saleId: warmup.saleId, accepted: ids, uncertain: readIds(dir, 'uncertain', o.threads) });
+      say(`warm-up: ${fmt(ids.length)} accepted, written in ${fmt((Date.now() - t) / 1000, 1)} s after it ended; audit ${warmupAudit.ok ? 'ok' : 'FAILED'}`);
+    }
     await quiet(app?.proc.pid);
     // Watchers: orders in the database (for drainMs), units left in the app (for progress and a cross-check).
     const monitor = new Monitor(orders, saleId, baseUrl, runDir, o.threads);
@@ -402,18 +431,24 @@ export async function bench(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.
         ...guards,
         USER_INTERVAL_MS: guards.USER_INTERVAL_MS ?? 'app default (10000)',
         url: o.url ? o.url : 'started by the bench',
+        warmup: o.warmupS > 0 ? `${o.warmupS} s` : 'none (cold process)',
       },
       runDir,
       profile,
       cpu: { purchase: purchaseCpu, baseline: baselineCpu },
       soldOutPolledAt: monitor.soldOutAt,
     });
+    if (warmupAudit && !warmupAudit.ok) {
+      result.audit.ok = false;
+      result.audit.failures.push(...warmupAudit.failures.map((f) => `warm-up sale ${warmupAudit!.saleId}: ${f}`));
+    }
     say('');
     say(report(result, audit));
+    if (warmupAudit && !warmupAudit.ok) say(`warm-up sale: ${formatAudit(warmupAudit)}`);
     const json = `${JSON.stringify(result, null, 2)}\n`;
     writeFileSync(path.join(runDir, 'result.json'), json);
     if (o.json) writeFileSync(o.json, json);
-    return audit.ok ? 0 : 1;
+    return result.audit.ok ? 0 : 1;
   } catch (e) {
     say(`bench: ${(e as Error).message}`);
     if (app) say(`  app log: ${path.join(runDir, 'app.log')}`);
@@ -425,7 +460,7 @@ export async function bench(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.
     if (amqpUrl && !o.url) await dropQueues(amqpUrl, queueName).catch((e) => say(`bench: could not delete queue ${queueName}: ${(e as Error).message}`));
     if (tmp && !o.keep) rmSync(tmp, { recursive: true, force: true });
     else if (tmp) say(`kept the embedded database: ${tmp}`);
-    if (!o.keep) rmSync(path.join(runDir, 'shoppers.tsv'), { force: true });
+    if (!o.keep) for (const f of ['shoppers.tsv', 'shoppers-warmup.tsv']) rmSync(path.join(runDir, f), { force: true });
   }
 }
 
@@ -599,7 +634,7 @@ export function figures(f: FigureInput): BenchResult {
 }
 
 function cpuLine(c: CpuUse): string {
-  return `server ${c.target.toFixed(2)}, wrk + bench ${c.generator.toFixed(2)}, other processes ${c.other.toFixed(2)}, idle ${c.idle.toFixed(2)} of ${c.cores} cores`;
+  return `server ${c.target.toFixed(2)}, wrk + bench ${c.generator.toFixed(2)}, RabbitMQ + MariaDB ${c.backends.toFixed(2)}, other processes ${c.other.toFixed(2)}, idle ${c.idle.toFixed(2)} of ${c.cores} cores`;
 }
 
 function round(x: number, digits = 1): number {
@@ -629,6 +664,9 @@ function report(r: BenchResult, audit: AuditReport): string {
   for (const [name, value, target, ok] of rows) lines.push(`${name.padEnd(32)}${value.padEnd(w)}  ${target.padEnd(14)}${target ? mark(ok) : ''}`);
   const refused = Object.entries(r.refused).sort((a, b) => b[1] - a[1]);
   lines.push('', `${fmt(r.requests)} responses in ${r.durationS} s; refused by code: ${refused.length ? refused.map(([c, n]) => `${c} ${fmt(n)}`).join(', ') : 'none'}`);
+  const perSecond: number[] = [];
+  for (let i = 0; i < r.timeline.length; i += 10) perSecond.push(r.timeline.slice(i, i + 10).reduce((x, y) => x + y, 0));
+  lines.push(`responses per second from the first request: ${perSecond.map((n) => fmt(n)).join(' ')}`);
   const e = r.socketErrors;
   if (e.connect + e.read + e.write + e.timeout > 0) lines.push(`socket errors: connect ${e.connect}, read ${e.read}, write ${e.write}, timeout ${e.timeout}`);
   if (r.uncertain > 0) lines.push(`${fmt(r.uncertain)} requests answered 503 with an unknown publish outcome (counted as uncertain by the audit)`);

@@ -1,7 +1,7 @@
 // CPU accounting for a measured phase, from /proc: how much of the machine the app, the load generator
 // and everything else used. These machines are shared; a run where other processes took a core is not
 // comparable with one where they did not, and the report says so.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 
 const TICK_MS = 10; // USER_HZ is 100 on Linux
@@ -13,21 +13,41 @@ interface Mark {
   self: number;
   /** The target process (the app or the baseline server), in ticks; 0 when it is not ours. */
   target: number;
+  /** The back-end services the app uses (RabbitMQ, MariaDB), in ticks. */
+  backends: number;
 }
+
+/** Process names of the shared services on this machine: part of the system under test, not noise. */
+const BACKENDS = /^(beam\.smp|erl_child_setup|epmd|inet_gethost|mariadbd|mysqld|redis-server)$/;
 
 export interface CpuUse {
   cores: number;
   /** Average cores used over the phase. */
   target: number;
   generator: number;
+  /** RabbitMQ, MariaDB (and Redis), whoever else is using them at the time. */
+  backends: number;
   other: number;
   idle: number;
 }
 
+function backendTicks(): number {
+  let sum = 0;
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (BACKENDS.test(readFileSync(`/proc/${name}/comm`, 'utf8').trim())) sum += processTicks(Number(name), false);
+    } catch {
+      // gone already
+    }
+  }
+  return sum;
+}
+
 function machineBusy(): number {
-  // cpu  user nice system idle iowait irq softirq steal ...
+  // cpu  user nice system idle iowait irq softirq steal ...; steal (the hypervisor's) is left out, as idle is.
   const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-  return f[0] + f[1] + f[2] + f[5] + f[6] + f[7];
+  return f[0] + f[1] + f[2] + f[5] + f[6];
 }
 
 function processTicks(pid: number | 'self', children: boolean): number {
@@ -48,6 +68,7 @@ export function markCpu(targetPid?: number): Mark {
     machineBusy: machineBusy(),
     self: processTicks('self', true),
     target: targetPid ? processTicks(targetPid, false) : 0,
+    backends: backendTicks(),
   };
 }
 
@@ -61,13 +82,15 @@ export function cpuBetween(start: Mark, end: Mark): CpuUse {
   const per = (ticks: number) => Math.max(0, (ticks * TICK_MS) / 1000 / seconds);
   const target = per(end.target - start.target);
   const generator = per(end.self - start.self);
+  const backends = per(end.backends - start.backends);
   const busy = per(end.machineBusy - start.machineBusy);
   const r = (x: number) => Math.round(x * 100) / 100;
   return {
     cores,
     target: r(target),
     generator: r(generator),
-    other: r(Math.max(0, busy - target - generator)),
+    backends: r(backends),
+    other: r(Math.max(0, busy - target - generator - backends)),
     idle: r(Math.max(0, cores - busy)),
   };
 }
