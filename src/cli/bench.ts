@@ -9,6 +9,7 @@
 // in-process queue. Exits 0 when the audit passes, 1 when it fails, 2 when the run itself failed; never on
 // speed (the figures are compared against the targets in the report only).
 import 'reflect-metadata';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -108,7 +109,19 @@ export interface BenchResult {
   /** Average cores used during each measured phase, by the server, by wrk + the bench, by everything else. */
   cpu: { purchase: CpuUse; baseline: CpuUse | null };
   profile?: string;
+  /** The app's source the run measured: git commit, with '+dirty' when src/ had uncommitted changes. */
+  commit: string;
   runDir: string;
+}
+
+function sourceVersion(root: string): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'migrations', 'ormconfig.ts'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return dirty ? `${head}+dirty` : head;
+  } catch {
+    return 'unknown (not a git checkout)';
+  }
 }
 
 function parseOptions(argv: string[]): BenchOptions {
@@ -437,6 +450,7 @@ export async function bench(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.
       profile,
       cpu: { purchase: purchaseCpu, baseline: baselineCpu },
       soldOutPolledAt: monitor.soldOutAt,
+      commit: sourceVersion(root),
     });
     if (warmupAudit && !warmupAudit.ok) {
       result.audit.ok = false;
@@ -554,6 +568,7 @@ interface FigureInput {
   profile?: string;
   cpu: BenchResult['cpu'];
   soldOutPolledAt: number | null;
+  commit: string;
 }
 
 export function figures(f: FigureInput): BenchResult {
@@ -629,6 +644,7 @@ export function figures(f: FigureInput): BenchResult {
     drainCurve,
     cpu: f.cpu,
     profile: f.profile,
+    commit: f.commit,
     runDir: f.runDir,
   };
 }
@@ -674,6 +690,7 @@ function report(r: BenchResult, audit: AuditReport): string {
   if (r.cpu.baseline) lines.push(`cpu, baseline run: ${cpuLine(r.cpu.baseline)}`);
   const noisy = Math.max(r.cpu.purchase.other, r.cpu.baseline?.other ?? 0);
   if (noisy >= 0.25) lines.push(`WARNING: other processes used up to ${noisy.toFixed(2)} cores during a measured phase; these figures are not comparable with a quiet run`);
+  lines.push(`source: ${r.commit}`);
   lines.push(`settings: ${Object.entries(r.settings).map(([k, v]) => `${k}=${v}`).join(', ')}`);
   lines.push('', formatAudit(audit));
   return lines.join('\n');
