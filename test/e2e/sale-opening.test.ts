@@ -77,7 +77,7 @@ it('when a sale opens a few seconds later, then the countdown runs and the butto
     const litAt = Date.now();
     // Same machine, same clock: the button lights up at the start, not before it and not long after.
     expect(litAt).toBeGreaterThanOrEqual(startsAt - 150);
-    expect(litAt - startsAt).toBeLessThan(1_500);
+    expect(litAt - startsAt).toBeLessThan(2_000);
     expect(navigations).toHaveLength(1);
     expect((await page.locator('#phase').textContent())?.trim()).toBe('Live now');
     expect(await page.locator('#countdown').innerText()).toMatch(/Ends in\s*(01:00:00|00:59:5\d)/);
