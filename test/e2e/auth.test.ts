@@ -88,6 +88,7 @@ it('when the registration form is incomplete, then each error sits under its own
   expect(await page.locator('#password-error').innerText()).toBe('Password must be at least 8 characters');
   // The first field at fault has the focus, so a keyboard user starts where the problem is.
   expect(await page.evaluate('document.activeElement && document.activeElement.id')).toBe('userName');
+  await screenshot(page, 'register-errors', 'narrow');
 });
 
 it('when a logged-out visitor presses "Log in to buy", then logging in brings them back to the sale, ready to buy', async () => {
