@@ -5,6 +5,7 @@ import {
   createUser,
   launchBrowser,
   loggedInContext,
+  recordErrors,
   screenshot,
   Shop,
   Shopper,
@@ -76,8 +77,11 @@ describe.each(Object.keys(VIEWPORTS) as ViewportName[])('on a %s screen', (viewp
     const context = await loggedInContext(browser, shop, shopper, viewport);
     try {
       const page = await context.newPage();
+      const errors = recordErrors(page);
       await page.goto(`${shop.base}/sales/${sales[state]}`);
       await expectState(page, state);
+      await page.waitForTimeout(300); // a few redraws
+      expect(errors).toEqual([]);
       // The buy button keeps its size in every state: no layout jump when it lights up.
       const box = await page.locator('#buy').boundingBox();
       expect(box?.height).toBeGreaterThanOrEqual(52);

@@ -233,3 +233,13 @@ export function recordRequests(page: Page): { url: string; method: string; at: n
   page.on('request', (r) => seen.push({ url: r.url(), method: r.method(), at: Date.now() }));
   return seen;
 }
+
+/** Script errors and console errors (CSP violations, failed loads) a page produces; should stay empty. */
+export function recordErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+  });
+  return errors;
+}
