@@ -12,7 +12,7 @@ import { errorHandler, notFound } from './middleware/errorHandler';
 import { pageBucket } from './middleware/rateLimits';
 import { requestLogger } from './middleware/requestLogger';
 import { TokenBucket } from './lib/TokenBucket';
-import { routes } from './routes';
+import { publicRoutes, routes } from './routes';
 
 const ROOT = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../..' : '..');
 
@@ -32,22 +32,26 @@ export function createExpressApp(c: Container): express.Express {
         directives: { 'img-src': ["'self'", 'data:'], 'upgrade-insecure-requests': null },
       },
       strictTransportSecurity: false,
+      // no-referrer makes Chromium send "Origin: null" on same-origin POSTs, which the CSRF check refuses.
+      referrerPolicy: { policy: 'same-origin' },
     }),
   );
   app.use(requestLogger(c.log));
   app.use(withLayout);
   app.use(express.static(path.join(ROOT, 'public'), { maxAge: '1h', index: false, dotfiles: 'deny' }));
   app.use(pageBucket(new TokenBucket(c.config.pages.bucketPerSecond, c.config.pages.bucketCapacity)));
+  app.use((req, res, next) => {
+    res.locals.path = req.path;
+    res.locals.title = 'Flash sale';
+    res.locals.currentUser = null;
+    next();
+  });
+  app.use(publicRoutes(c));
   app.use(cookieParser());
   app.use(express.urlencoded({ extended: false, limit: '16kb' }));
   app.use(express.json({ limit: '16kb' }));
   app.use(loadSession(c.services.accounts));
   app.use(csrfProtection());
-  app.use((req, res, next) => {
-    res.locals.path = req.path;
-    res.locals.title = 'Flash sale';
-    next();
-  });
   app.use(routes(c));
   app.use(notFound);
   app.use(errorHandler(c.log));

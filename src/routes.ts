@@ -5,6 +5,16 @@ import type { Container } from './container';
 import { requireAdmin, requireLogin } from './middleware/auth';
 import { ipLimit, loginLimits } from './middleware/rateLimits';
 
+/**
+ * Pages that are the same for every visitor, served before the session and CSRF middleware so that they
+ * carry no cookie and can be cached: the sale page's per-shopper part comes from GET /api/sales/:id.
+ */
+export function publicRoutes(c: Container): Router {
+  const r = Router();
+  r.get('/sales/:id', c.controllers.sales.show);
+  return r;
+}
+
 export function routes(c: Container): Router {
   const { users, sales, orders, admin, health } = c.controllers;
   const window = c.config.purchase.ipWindowMs;
@@ -14,7 +24,6 @@ export function routes(c: Container): Router {
   r.get('/api/time', sales.time);
 
   r.get('/', sales.index);
-  r.get('/sales/:id', sales.show);
   r.get('/api/sales/:id', sales.state);
   r.get('/api/sales/:id/path', requireLogin, sales.path);
   r.post('/api/sales/:id/captcha', requireLogin, ipLimit(c.config.purchase.ipLimit, window), sales.captcha);

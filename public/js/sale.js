@@ -106,8 +106,50 @@
       state.left = d.left;
       state.stock = d.stock;
       if (d.csrfToken) csrf = d.csrfToken;
+      fillNav(d.user);
       render();
     });
+  }
+
+  // The page is cached and the same for everyone, so the header's per-shopper links are built here.
+  var navFilled = false;
+  function fillNav(user) {
+    var slot = document.getElementById('nav-session');
+    if (!slot || navFilled) return;
+    navFilled = true;
+    function link(href, text, cls) {
+      var a = document.createElement('a');
+      a.href = href;
+      a.textContent = text;
+      if (cls) a.className = cls;
+      slot.appendChild(a);
+    }
+    if (!user) {
+      link('/user/login?next=' + encodeURIComponent(location.pathname), 'Log in');
+      link('/user/register', 'Register', 'nav-cta');
+      return;
+    }
+    link('/orders', 'My orders');
+    if (user.role === 'admin') link('/admin', 'Admin');
+    var who = document.createElement('span');
+    who.className = 'who';
+    who.textContent = 'Hi, ' + user.nickName;
+    slot.appendChild(who);
+    var form = document.createElement('form');
+    form.method = 'post';
+    form.action = '/user/logout';
+    form.className = 'inline';
+    var token = document.createElement('input');
+    token.type = 'hidden';
+    token.name = '_csrf';
+    token.value = csrf;
+    var button = document.createElement('button');
+    button.type = 'submit';
+    button.className = 'link';
+    button.textContent = 'Log out';
+    form.appendChild(token);
+    form.appendChild(button);
+    slot.appendChild(form);
   }
 
   // Stock only moves while the sale is live, so only then is it worth asking again; jitter spreads the crowd.

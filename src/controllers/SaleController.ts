@@ -24,7 +24,9 @@ export class SaleController {
 
   show = async (req: Request, res: Response): Promise<void> => {
     const sale = await this.catalog.getSale(parseId(req.params.id, 'sale id'));
-    res.render('sales/show', { title: sale.product.name, sale });
+    // The same HTML for everyone; the script corrects the figures from the JSON state on load.
+    res.set('Cache-Control', 'public, max-age=5, stale-while-revalidate=30');
+    res.render('sales/show', { title: sale.product.name, sale, publicPage: true });
   };
 
   /** The server's clock, so the page can count down without trusting the shopper's. */
@@ -35,7 +37,11 @@ export class SaleController {
   /** The dynamic part of a sale page: phase, units left, and whether this shopper has bought. */
   state = async (req: Request, res: Response): Promise<void> => {
     const sale = await this.catalog.getSale(parseId(req.params.id, 'sale id'));
-    res.set('Cache-Control', 'no-store').json(this.stateOf(sale, req.userId));
+    res.set('Cache-Control', 'no-store').json({
+      ...this.stateOf(sale, req.userId),
+      csrfToken: res.locals.csrfToken,
+      user: req.user ? { nickName: req.user.nickName, role: req.user.role } : null,
+    });
   };
 
   /** The secret purchase path, handed out only once the sale has started. */

@@ -28,9 +28,11 @@ export function csrfProtection() {
 }
 
 /** A request without Origin (same-origin form posts in some browsers, tools) passes on its token alone. */
-export function sameOrigin(req: { headers: { origin?: string; host?: string } }): boolean {
+export function sameOrigin(req: { headers: { origin?: string; host?: string; 'sec-fetch-site'?: string } }): boolean {
   const origin = req.headers.origin;
   if (!origin) return true;
+  // Browsers send "null" under strict referrer policies; their own fetch metadata then says where it came from.
+  if (origin === 'null') return req.headers['sec-fetch-site'] === 'same-origin';
   try {
     return new URL(origin).host === req.headers.host;
   } catch {

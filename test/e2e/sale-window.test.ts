@@ -43,7 +43,8 @@ interface Answer {
  */
 async function forcePurchase(page: Page, saleId: number, path: string): Promise<{ path: Answer; ticket: Answer; buy: Answer }> {
   return (await page.evaluate(`(async () => {
-    const csrf = document.querySelector('meta[name="csrf-token"]').content;
+    // The sale page is cached and shared, so it has no token; the page's JSON state hands one out.
+    const csrf = (await (await fetch('/api/sales/${saleId}', { headers: { Accept: 'application/json' } })).json()).csrfToken;
     const headers = { Accept: 'application/json', 'Content-Type': 'application/json', 'X-CSRF-Token': csrf };
     const call = async (method, url, body, extra) => {
       const res = await fetch(url, { method, headers: { ...headers, ...(extra || {}) }, body: body && JSON.stringify(body) });
