@@ -63,7 +63,7 @@ export class PurchaseController {
     if (!sameOrigin(req)) return send(res, 403, '{"ok":false,"code":"CROSS_SITE","message":"Cross-site requests are refused."}');
     const cookie = req.headers.cookie;
     const token = cookie ? SESSION.exec(cookie)?.[1] : undefined;
-    const userId = this.accounts.userIdFromSession(token ? decodeURIComponent(token) : undefined, now);
+    const userId = this.accounts.userIdFromSession(token ? cookieValue(token) : undefined, now);
     if (userId === null) return refuse(res, REFUSALS.NOT_LOGGED_IN);
     const ticket = req.headers['x-purchase-ticket'];
     const result = await this.purchases.attempt({
@@ -81,6 +81,16 @@ export class PurchaseController {
       return send(res, result.status, JSON.stringify({ ok: false, code: result.code, message: result.message, requestId: result.requestId }), result.retryAfterSeconds);
     }
     refuse(res, result);
+  }
+}
+
+/** Our cookies are base64url and never escaped; a malformed escape is simply no cookie. */
+function cookieValue(raw: string): string | undefined {
+  if (!raw.includes('%')) return raw;
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return undefined;
   }
 }
 

@@ -59,7 +59,7 @@ export class SaleController {
   captcha = async (req: Request, res: Response): Promise<void> => {
     const saleId = parseId(req.params.id, 'sale id');
     if (!this.book.get(saleId)) throw new AppError(404, 'SALE_NOT_FOUND', 'There is no such sale.');
-    const { id, svg } = this.captchas.create(req.userId!);
+    const { id, svg } = this.captchas.create(req.userId!, saleId);
     res.set('Cache-Control', 'no-store').json({ ok: true, captchaId: id, svg });
   };
 
@@ -68,7 +68,7 @@ export class SaleController {
     const saleId = parseId(req.params.id, 'sale id');
     if (!this.book.get(saleId)) throw new AppError(404, 'SALE_NOT_FOUND', 'There is no such sale.');
     const { captchaId, answer } = parse(ticketSchema, req.body);
-    const check = this.captchas.check(captchaId, req.userId!, answer);
+    const check = this.captchas.check(captchaId, req.userId!, saleId, answer);
     if (check === 'wrong') throw new AppError(400, 'CAPTCHA_WRONG', 'That is not what the picture says; try again.');
     if (check === 'expired') throw new AppError(400, 'CAPTCHA_EXPIRED', 'This captcha has expired; here is a new one.');
     res.set('Cache-Control', 'no-store').json({ ok: true, ticket: this.tickets.issue(saleId, req.userId!) });

@@ -29,11 +29,12 @@ export const loginSchema = z.object({
   password: z.string({ error: 'is required' }).min(1, 'is required').max(128, 'is too long'),
 });
 
-export const idParam = z.coerce
-  .number({ error: 'must be a number' })
-  .int('must be a whole number')
-  .positive('must be positive')
-  .max(2 ** 31 - 1, 'is too large');
+/** Plain decimal digits only: Number() would also take 0x1, 1e0 and padded spaces as 1. */
+export const idParam = z
+  .string({ error: 'must be a number' })
+  .regex(/^[1-9]\d{0,9}$/, 'must be a positive whole number')
+  .transform(Number)
+  .pipe(z.number().max(2 ** 31 - 1, 'is too large'));
 
 export const ticketSchema = z.object({
   captchaId: z.string({ error: 'is required' }).min(1, 'is required').max(64, 'is too long'),

@@ -1,4 +1,4 @@
-// Captchas kept server-side under a random id, bound to the shopper: case-insensitive, single-use,
+// Captchas kept server-side under a random id, bound to the shopper and the sale: case-insensitive, single-use,
 // short-lived, with a few attempts. The image generator is injected so tests can know the answer.
 import { randomBytes } from 'node:crypto';
 import svgCaptcha from 'svg-captcha';
@@ -16,6 +16,7 @@ export const svgCaptchaGenerator: CaptchaGenerator = {
 
 interface Pending {
   userId: number;
+  saleId: number;
   answer: string;
   expiresAt: number;
   attemptsLeft: number;
@@ -33,18 +34,18 @@ export class CaptchaService {
     private readonly attempts = 3,
   ) {}
 
-  create(userId: number, now = Date.now()): { id: string; svg: string } {
+  create(userId: number, saleId: number, now = Date.now()): { id: string; svg: string } {
     this.sweep(now);
     const { text, svg } = this.generator.create();
     const id = randomBytes(12).toString('base64url');
-    this.pending.set(id, { userId, answer: text.toLowerCase(), expiresAt: now + this.ttlMs, attemptsLeft: this.attempts });
+    this.pending.set(id, { userId, saleId, answer: text.toLowerCase(), expiresAt: now + this.ttlMs, attemptsLeft: this.attempts });
     return { id, svg };
   }
 
   /** A right answer spends the captcha; a wrong one spends an attempt. Unknown, foreign or spent: 'expired'. */
-  check(id: string, userId: number, answer: string, now = Date.now()): CaptchaCheck {
+  check(id: string, userId: number, saleId: number, answer: string, now = Date.now()): CaptchaCheck {
     const p = this.pending.get(id);
-    if (!p || p.userId !== userId || p.expiresAt <= now) {
+    if (!p || p.userId !== userId || p.saleId !== saleId || p.expiresAt <= now) {
       if (p && p.expiresAt <= now) this.pending.delete(id);
       return 'expired';
     }
