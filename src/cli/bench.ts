@@ -108,6 +108,11 @@ export interface BenchResult {
   drainCurve: [number, number][];
   /** Average cores used during each measured phase, by the server, by wrk + the bench, by everything else. */
   cpu: { purchase: CpuUse; baseline: CpuUse | null };
+  /**
+   * Server CPU per response (µs), app and baseline, and their quotient: what the ratio would be if each server
+   * had the same CPU to itself. Other processes on a shared machine move rps and the ratio a lot, this little.
+   */
+  cpuUsPerResponse: { app: number; baseline: number | null; ratio: number | null };
   profile?: string;
   /** The app's source the run measured: git commit, with '+dirty' when src/ had uncommitted changes. */
   commit: string;
@@ -643,6 +648,7 @@ export function figures(f: FigureInput): BenchResult {
     timeline,
     drainCurve,
     cpu: f.cpu,
+    cpuUsPerResponse: cpuPerResponse(f),
     profile: f.profile,
     commit: f.commit,
     runDir: f.runDir,
@@ -651,6 +657,13 @@ export function figures(f: FigureInput): BenchResult {
 
 function cpuLine(c: CpuUse): string {
   return `server ${c.target.toFixed(2)}, wrk + bench ${c.generator.toFixed(2)}, RabbitMQ + MariaDB ${c.backends.toFixed(2)}, other processes ${c.other.toFixed(2)}, idle ${c.idle.toFixed(2)} of ${c.cores} cores`;
+}
+
+function cpuPerResponse(f: FigureInput): BenchResult['cpuUsPerResponse'] {
+  const per = (c: CpuUse, r: WrkResult) => (c.target * c.seconds * 1e6) / Math.max(1, r.requests);
+  const app = per(f.cpu.purchase, f.run);
+  const baseline = f.baseline && f.cpu.baseline ? per(f.cpu.baseline, f.baseline) : null;
+  return { app: round(app), baseline: baseline === null ? null : round(baseline), ratio: baseline === null ? null : round(baseline / app, 3) };
 }
 
 function round(x: number, digits = 1): number {
@@ -686,6 +699,10 @@ function report(r: BenchResult, audit: AuditReport): string {
   const e = r.socketErrors;
   if (e.connect + e.read + e.write + e.timeout > 0) lines.push(`socket errors: connect ${e.connect}, read ${e.read}, write ${e.write}, timeout ${e.timeout}`);
   if (r.uncertain > 0) lines.push(`${fmt(r.uncertain)} requests answered 503 with an unknown publish outcome (counted as uncertain by the audit)`);
+  const c = r.cpuUsPerResponse;
+  lines.push(
+    `server cpu per response: app ${c.app} µs${c.baseline === null ? '' : `, baseline ${c.baseline} µs, ratio ${c.ratio} (the ratio if each server had its core to itself)`}`,
+  );
   lines.push(`cpu, purchase run: ${cpuLine(r.cpu.purchase)}`);
   if (r.cpu.baseline) lines.push(`cpu, baseline run: ${cpuLine(r.cpu.baseline)}`);
   const noisy = Math.max(r.cpu.purchase.other, r.cpu.baseline?.other ?? 0);

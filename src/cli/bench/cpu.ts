@@ -22,6 +22,8 @@ const BACKENDS = /^(beam\.smp|erl_child_setup|epmd|inet_gethost|mariadbd|mysqld|
 
 export interface CpuUse {
   cores: number;
+  /** Length of the phase. */
+  seconds: number;
   /** Average cores used over the phase. */
   target: number;
   generator: number;
@@ -87,6 +89,7 @@ export function cpuBetween(start: Mark, end: Mark): CpuUse {
   const r = (x: number) => Math.round(x * 100) / 100;
   return {
     cores,
+    seconds: r(seconds),
     target: r(target),
     generator: r(generator),
     backends: r(backends),
