@@ -16,7 +16,7 @@ export class MemoryOrderQueue implements OrderQueue {
   private idle: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly batchSize = 500,
+    private readonly batchSize = 1000,
     private readonly deliveryLimit = 5,
   ) {}
 

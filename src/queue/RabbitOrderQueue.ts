@@ -39,6 +39,7 @@ export class RabbitOrderQueue implements OrderQueue {
   private pending: amqp.ConsumeMessage[] = [];
   private flushTimer: NodeJS.Timeout | null = null;
   private running: Promise<void> = Promise.resolve();
+  private writing = false;
   private connecting: Promise<void> | null = null;
 
   constructor(
@@ -119,8 +120,10 @@ export class RabbitOrderQueue implements OrderQueue {
     this.consuming = false;
     if (this.sub && this.consumerTag) await this.sub.cancel(this.consumerTag).catch(() => undefined);
     this.consumerTag = null;
-    this.flushNow();
-    await this.running;
+    do {
+      this.flushNow();
+      await this.running;
+    } while (this.sub && this.pending.length > 0);
   }
 
   async close(): Promise<void> {
@@ -162,7 +165,7 @@ export class RabbitOrderQueue implements OrderQueue {
       await this.declare(pub);
       const sub = await conn.createChannel();
       sub.on('error', (err) => this.log.warn({ err: err.message }, 'consume channel error'));
-      await sub.prefetch(this.options.prefetch ?? 1000);
+      await sub.prefetch(this.options.prefetch ?? 2000);
       this.conn = conn;
       this.pub = pub;
       this.sub = sub;
@@ -217,22 +220,27 @@ export class RabbitOrderQueue implements OrderQueue {
 
   private onMessage(msg: amqp.ConsumeMessage): void {
     this.pending.push(msg);
-    if (this.pending.length >= (this.options.batchSize ?? 500)) this.flushNow();
-    else this.flushTimer ??= setTimeout(() => this.flushNow(), this.options.batchWaitMs ?? 2);
+    if (!this.writing) this.flushTimer ??= setTimeout(() => this.flushNow(), this.options.batchWaitMs ?? 2);
   }
 
+  /**
+   * One batch at a time, and each takes everything that arrived meanwhile (up to batchSize): batches grow
+   * by themselves when the database is the slow part, which is when they help.
+   */
   private flushNow(): void {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = null;
-    if (this.pending.length === 0) return;
-    const batch = this.pending;
-    this.pending = [];
+    if (this.writing || this.pending.length === 0) return;
     const ch = this.sub;
     if (!ch) return;
-    // Batches run one after another so that acks follow commits in order.
-    this.running = this.running.then(() => this.handler!(batch.map((m) => this.delivery(ch, m)))).catch((err) => {
-      this.log.error({ err }, 'order batch handler failed');
-    });
+    const batch = this.pending.splice(0, this.options.batchSize ?? 1000);
+    this.writing = true;
+    this.running = this.handler!(batch.map((m) => this.delivery(ch, m)))
+      .catch((err) => this.log.error({ err }, 'order batch handler failed'))
+      .finally(() => {
+        this.writing = false;
+        this.flushNow();
+      });
   }
 
   private delivery(ch: amqp.Channel, msg: amqp.ConsumeMessage): Delivery {

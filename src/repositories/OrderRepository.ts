@@ -42,38 +42,50 @@ export class OrderRepository {
    * guard fails, so a bug upstream can never turn into an oversell.
    */
   async writeBatch(orders: NewOrder[]): Promise<Map<string, WriteOutcome>> {
-    const outcome = new Map<string, WriteOutcome>();
     const unique = new Map<string, NewOrder>();
-    for (const o of orders) {
-      if (unique.has(o.requestId)) outcome.set(o.requestId, 'duplicate');
-      else unique.set(o.requestId, o);
+    for (const o of orders) if (!unique.has(o.requestId)) unique.set(o.requestId, o);
+    // Almost every batch is all new orders: write it in four round trips (begin, decrement, insert, commit),
+    // and only when a guard says otherwise (a redelivery, a second order) take the careful path.
+    const fast = await this.transaction(async (runner) => {
+      for (const [saleId, list] of groupBySale(unique.values())) await this.insertRows(runner, saleId, list);
+    }).then(
+      () => true,
+      (err: Error) => {
+        // A redelivered order inflates the count, so a failed guard is re-checked on the careful path too.
+        if (err instanceof StockExhaustedError || isUniqueViolation(err)) return false;
+        throw err;
+      },
+    );
+    const outcome = new Map<string, WriteOutcome>();
+    if (fast) {
+      for (const o of orders) outcome.set(o.requestId, 'inserted');
+      return outcome;
     }
-    const runner = this.dataSource.createQueryRunner();
-    await runner.connect();
-    try {
-      await runner.startTransaction();
+    for (const o of orders) if (unique.get(o.requestId) !== o) outcome.set(o.requestId, 'duplicate');
+    await this.transaction(async (runner) => {
       const ids = [...unique.keys()];
-      const existing = ids.length
-        ? ((await runner.query(
-            `SELECT request_id FROM orders WHERE request_id IN (${placeholders(ids.length)})`,
-            ids,
-          )) as { request_id: string }[])
-        : [];
+      const existing = (await runner.query(
+        `SELECT request_id FROM orders WHERE request_id IN (${placeholders(ids.length)})`,
+        ids,
+      )) as { request_id: string }[];
       for (const row of existing) {
         outcome.set(row.request_id, 'duplicate');
         unique.delete(row.request_id);
       }
-      const bySale = new Map<number, NewOrder[]>();
-      for (const o of unique.values()) {
-        const list = bySale.get(o.saleId);
-        if (list) list.push(o);
-        else bySale.set(o.saleId, [o]);
-      }
-      for (const [saleId, list] of bySale) {
+      for (const [saleId, list] of groupBySale(unique.values())) {
         await this.insertForSale(runner, saleId, list, outcome);
       }
+    });
+    return outcome;
+  }
+
+  private async transaction(work: (runner: QueryRunner) => Promise<void>): Promise<void> {
+    const runner = this.dataSource.createQueryRunner();
+    await runner.connect();
+    try {
+      await runner.startTransaction();
+      await work(runner);
       await runner.commitTransaction();
-      return outcome;
     } catch (err) {
       if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
       throw err;
@@ -104,6 +116,12 @@ export class OrderRepository {
       fresh.push(o);
     }
     if (fresh.length === 0) return;
+    await this.insertRows(runner, saleId, fresh);
+    for (const o of fresh) outcome.set(o.requestId, 'inserted');
+  }
+
+  /** Takes the units off the sale under the `remaining >= n` guard, then inserts the rows. */
+  private async insertRows(runner: QueryRunner, saleId: number, fresh: NewOrder[]): Promise<void> {
     const decrement = await runner.query(
       'UPDATE flash_sales SET remaining = remaining - ? WHERE id = ? AND remaining >= ?',
       [fresh.length, saleId, fresh.length],
@@ -118,7 +136,6 @@ export class OrderRepository {
         .join(', ')}`,
       params,
     );
-    for (const o of fresh) outcome.set(o.requestId, 'inserted');
   }
 
   async findByRequestId(requestId: string): Promise<OrderRecord | null> {
@@ -162,6 +179,23 @@ export class OrderRepository {
     const rows = await this.repo.find({ select: { requestId: true }, where: { saleId } });
     return rows.map((r) => r.requestId);
   }
+}
+
+function groupBySale(orders: Iterable<NewOrder>): Map<number, NewOrder[]> {
+  const bySale = new Map<number, NewOrder[]>();
+  for (const o of orders) {
+    const list = bySale.get(o.saleId);
+    if (list) list.push(o);
+    else bySale.set(o.saleId, [o]);
+  }
+  return bySale;
+}
+
+/** MySQL/MariaDB ER_DUP_ENTRY, or SQLite's UNIQUE constraint failure. */
+function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string; driverError?: { code?: string }; message?: string };
+  const code = e.driverError?.code ?? e.code;
+  return code === 'ER_DUP_ENTRY' || code === 'SQLITE_CONSTRAINT_UNIQUE' || /UNIQUE constraint failed|Duplicate entry/.test(e.message ?? '');
 }
 
 /** UTC 'YYYY-MM-DD HH:MM:SS.mmm': what both drivers store for a datetime(3) column. */
