@@ -1,0 +1,504 @@
+// One fault per scenario, each on a fresh database and queue: prepare a sale with the bench's modules, start
+// the app, load it, inject the fault at a set point of the sale, heal, drain, then check what must hold.
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import mysql from 'mysql2/promise';
+import type { DataSource } from 'typeorm';
+import { createDataSource } from '../../../ormconfig';
+import { loadConfig } from '../../config/loadConfig';
+import { parseOrderMessage } from '../../queue/OrderQueue';
+import { createSale, createShoppers, tokenMakers } from '../bench/prepare';
+import { Child, freePort, sleep, startChild, waitFor } from '../bench/processes';
+import {
+  createDatabase,
+  dropDatabase,
+  mariadbUp,
+  otherUsers,
+  QueueProbe,
+  rabbitUp,
+  restoreServices,
+  startMariadb,
+  startRabbit,
+  stopMariadb,
+  stopRabbit,
+  trackDatabase,
+  trackQueues,
+  waitForOthers,
+} from './backends';
+import { LoadClient, LoadShopper } from './load';
+import { Check, check, ScenarioResult, verifySale } from './verify';
+
+export interface ChaosSettings {
+  runId: string;
+  /** Where app logs and request logs go. */
+  dir: string;
+  root: string;
+  mysqlServerUrl: string;
+  amqpUrl: string;
+  cookieKeys: string;
+  stock: number;
+  users: number;
+  concurrency: number;
+  ratePerSecond: number;
+  retryDelayMs: number;
+  /** The app's one-attempt-per-shopper interval; low, so that retries are not all refused TOO_FAST. */
+  userIntervalMs: number;
+  loadDurationMs: number;
+  /** The fault strikes once this share of the stock has been accepted. */
+  faultAt: number;
+  /** How long to wait for other runs on the shared services before a scenario that restarts one. */
+  waitOthersMs: number;
+}
+
+interface Health {
+  status: number;
+  ok: boolean;
+  sales: string;
+  database: { up: boolean };
+  queue: { up: boolean; depth: number | null };
+}
+
+/** Someone started a run on the shared services between the wait and the fault: try the scenario later. */
+export class ServicesBusyError extends Error {}
+
+/** Right before a service goes down: nobody else may have started in the meantime. */
+async function assertAlone(): Promise<void> {
+  const others = await otherUsers();
+  if (others.length > 0) throw new ServicesBusyError(`another run started on the shared services: ${others[0].slice(0, 120)}`);
+}
+
+export interface Ctx {
+  s: ChaosSettings;
+  say: (line: string) => void;
+  dir: string;
+  baseUrl: string;
+  saleId: number;
+  databaseUrl: string;
+  env: NodeJS.ProcessEnv;
+  app: Child;
+  runs: number;
+  probe: QueueProbe;
+  load: LoadClient;
+  checks: Check[];
+  notes: string[];
+  startApp(): Promise<Child>;
+}
+
+export interface Scenario {
+  key: string;
+  name: string;
+  /** Stops a shared service: waits for others' runs first. */
+  restartsService: boolean;
+  /** Strikes (and heals) the fault; the load keeps running meanwhile. */
+  fault(ctx: Ctx): Promise<void>;
+  /** Extra checks once healed and drained. */
+  after?(ctx: Ctx): Promise<void>;
+}
+
+async function health(baseUrl: string): Promise<Health | null> {
+  try {
+    const res = await fetch(`${baseUrl}/healthz`, { signal: AbortSignal.timeout(3000) });
+    return { status: res.status, ...((await res.json()) as Omit<Health, 'status'>) };
+  } catch {
+    return null;
+  }
+}
+
+/** Waits until /healthz answers 200 ok with the sales open; the check says how long it took. */
+async function healthy(ctx: Ctx, name: string, timeoutMs: number): Promise<void> {
+  const t = Date.now();
+  let h: Health | null = null;
+  while (Date.now() - t < timeoutMs) {
+    h = await health(ctx.baseUrl);
+    if (h && h.status === 200 && h.ok && h.sales === 'open') break;
+    await sleep(100);
+  }
+  const ok = !!h && h.status === 200 && h.ok && h.sales === 'open';
+  ctx.checks.push(check(name, ok, ok ? `/healthz ok ${Date.now() - t} ms later` : `/healthz after ${timeoutMs} ms: ${JSON.stringify(h)}`));
+}
+
+async function countOrders(databaseUrl: string, saleId: number): Promise<number> {
+  const conn = await mysql.createConnection({ uri: databaseUrl, connectTimeout: 3000 });
+  try {
+    const [rows] = await conn.query('SELECT COUNT(*) AS n FROM orders WHERE sale_id = ?', [saleId]);
+    return Number((rows as { n: number }[])[0].n);
+  } finally {
+    await conn.end().catch(() => undefined);
+  }
+}
+
+async function requestIds(databaseUrl: string, saleId: number): Promise<Set<string>> {
+  const conn = await mysql.createConnection({ uri: databaseUrl, connectTimeout: 3000 });
+  try {
+    const [rows] = await conn.query('SELECT request_id FROM orders WHERE sale_id = ?', [saleId]);
+    return new Set((rows as { request_id: string }[]).map((r) => r.request_id));
+  } finally {
+    await conn.end().catch(() => undefined);
+  }
+}
+
+function grepCount(file: string, pattern: RegExp): number {
+  if (!existsSync(file)) return 0;
+  return readFileSync(file, 'utf8').split('\n').filter((l) => pattern.test(l)).length;
+}
+
+// ------------------------------------------------------------------------------------------ the faults
+
+/** A graceful stop must end well within an orchestrator's patience, load or not. */
+const SIGTERM_EXIT_MS = 15_000;
+
+export const SCENARIOS: Scenario[] = [
+  {
+    key: 'rabbitmq',
+    name: 'RabbitMQ restarted',
+    restartsService: true,
+    async fault(ctx) {
+      await assertAlone();
+      const t = Date.now();
+      await stopRabbit();
+      const stopped = Date.now();
+      await sleep(1500);
+      await startRabbit();
+      ctx.notes.push(`rabbitmqctl stop_app took ${stopped - t} ms; down ${Date.now() - t} ms in all until await_startup returned`);
+      await healthy(ctx, 'the app reconnected to RabbitMQ by itself', 30_000);
+    },
+  },
+  {
+    key: 'sigkill',
+    name: 'app killed (SIGKILL)',
+    restartsService: false,
+    async fault(ctx) {
+      const old = ctx.app;
+      old.proc.kill('SIGKILL');
+      const code = await old.exited;
+      ctx.notes.push(`app ended by ${code} at ${ctx.load.counts.accepted} accepted`);
+      await sleep(500);
+      const t = Date.now();
+      ctx.app = await ctx.startApp();
+      ctx.checks.push(check('the killed app starts again (drain, rebuild) and reopens the sale', true, `open ${Date.now() - t} ms after its start`));
+    },
+  },
+  {
+    key: 'sigterm',
+    name: 'app stopped (SIGTERM)',
+    restartsService: false,
+    async fault(ctx) {
+      const old = ctx.app;
+      const acceptedAtTerm = ctx.load.counts.accepted;
+      const tTerm = Date.now();
+      old.proc.kill('SIGTERM');
+      const code = await Promise.race([old.exited, sleep(30_000).then(() => 'still running after 30 s')]);
+      const tExit = Date.now();
+      if (old.proc.exitCode === null && old.proc.signalCode === null) {
+        old.proc.kill('SIGKILL');
+        await old.exited;
+      }
+      ctx.checks.push(
+        check('SIGTERM: the app exits with code 0', code === 0, `exit ${code}, ${tExit - tTerm} ms after SIGTERM`),
+        // Shoppers keep their keep-alive connections busy throughout: a shutdown that waits for them to leave
+        // is not graceful, it ends in the orchestrator's SIGKILL (Docker waits 10 s, Kubernetes 30 s).
+        check(
+          `SIGTERM: the app exits within ${SIGTERM_EXIT_MS / 1000} s while shoppers keep their connections`,
+          tExit - tTerm <= SIGTERM_EXIT_MS,
+          `exited ${tExit - tTerm} ms after SIGTERM`,
+        ),
+      );
+      // Every 202 this process gave is in hand once the requests started before its exit have their outcome.
+      await ctx.load.settledBefore(tExit);
+      const accepted = [...ctx.load.accepted.keys()];
+      const rows = await requestIds(ctx.databaseUrl, ctx.saleId);
+      const missing = accepted.filter((id) => !rows.has(id));
+      const depth = await ctx.probe.depth().catch((e: Error) => `unknown (${e.message})`);
+      const lastAfter = ctx.load.lastAcceptedAt - tTerm;
+      ctx.checks.push(
+        check(
+          'SIGTERM: everything accepted is written before the exit',
+          missing.length === 0 && depth === 0,
+          `${accepted.length} accepted (${accepted.length - acceptedAtTerm} of them answered after SIGTERM), ` +
+            `${rows.size} order rows at exit, ${missing.length} accepted missing, order queue depth ${depth}`,
+        ),
+        check(
+          'SIGTERM: no purchase taken once the shutdown began',
+          lastAfter <= 2000,
+          lastAfter > 0 ? `last 202 answered ${lastAfter} ms after SIGTERM (requests in hand)` : 'no 202 after SIGTERM',
+        ),
+      );
+      await sleep(300);
+      const t = Date.now();
+      ctx.app = await ctx.startApp();
+      ctx.notes.push(`restarted; sale open again ${Date.now() - t} ms after the start`);
+    },
+  },
+  {
+    key: 'mariadb',
+    name: 'MariaDB restarted',
+    restartsService: true,
+    async fault(ctx) {
+      await assertAlone();
+      const written = await countOrders(ctx.databaseUrl, ctx.saleId);
+      const accepted = ctx.load.counts.accepted;
+      const t = Date.now();
+      await stopMariadb();
+      const stopped = Date.now();
+      await sleep(1000);
+      await startMariadb();
+      ctx.notes.push(
+        `at the stop: ${accepted} accepted, ${written} written; mariadbd took ${stopped - t} ms to stop, answered ping ${Date.now() - t} ms after the stop began`,
+      );
+      await healthy(ctx, 'the app uses the database again by itself', 30_000);
+    },
+    async after(ctx) {
+      const waits = grepCount(path.join(ctx.dir, `app-${ctx.runs}.log`), /database unavailable; order batch waits/);
+      ctx.notes.push(`the consumer paused ${waits} times on the database outage (app log)`);
+    },
+  },
+  {
+    key: 'poison',
+    name: 'malformed message',
+    restartsService: false,
+    async fault(ctx) {
+      const tag = randomUUID();
+      const bodies = [
+        `chaos drill ${tag}: not JSON at all`,
+        JSON.stringify({ requestId: 'x', saleId: 'one', userId: -1, at: 'now', chaos: tag }),
+      ];
+      for (const b of bodies) {
+        if (parseOrderMessage(b) !== null) throw new Error(`the drill's malformed message is a valid order: ${b}`);
+        await ctx.probe.publishRaw(b);
+      }
+      (ctx as Ctx & { poison?: string[] }).poison = bodies;
+      ctx.notes.push(`published ${bodies.length} malformed messages straight to ${ctx.probe.queue} at ${ctx.load.counts.accepted} accepted`);
+    },
+    async after(ctx) {
+      const bodies = (ctx as Ctx & { poison?: string[] }).poison ?? [];
+      const depth = await ctx.probe.depth(ctx.probe.deadQueue);
+      const dead = await ctx.probe.deadLetters();
+      const found = bodies.filter((b) => dead.includes(b));
+      ctx.checks.push(
+        check(
+          'the malformed messages sit in the dead-letter queue, body intact',
+          depth >= bodies.length && found.length === bodies.length,
+          `dead-letter depth ${depth}; ${found.length} of ${bodies.length} sent bodies found there`,
+        ),
+      );
+    },
+  },
+];
+
+// ------------------------------------------------------------------------------------------ the runner
+
+async function drain(ctx: Ctx, timeoutMs: number): Promise<void> {
+  const t = Date.now();
+  let last: number | null = null;
+  let stable = 0;
+  let h: Health | null = null;
+  let depth: number | null = null;
+  while (Date.now() - t < timeoutMs) {
+    h = await health(ctx.baseUrl);
+    depth = await ctx.probe.depth().catch(() => null);
+    const count = await countOrders(ctx.databaseUrl, ctx.saleId).catch(() => null);
+    const quiet = !!h && h.ok && h.sales === 'open' && depth === 0 && count !== null;
+    stable = quiet && count === last ? stable + 1 : 0;
+    last = count;
+    if (stable >= 4) break;
+    await sleep(250);
+  }
+  // Ready messages are 0; messages delivered and not yet acked must be 0 as well.
+  const total = await ctx.probe.total();
+  const ok = stable >= 4 && (total === null || total === 0);
+  ctx.checks.push(
+    check(
+      'healed and drained: queue empty, /healthz ok, order count stable',
+      ok,
+      ok
+        ? `${last} orders, stable for 1 s, ${Date.now() - t} ms after the load ended${total === null ? ' (unacked count not read)' : ', 0 unacked'}`
+        : `after ${timeoutMs} ms: queue depth ${depth}, messages incl. unacked ${total}, /healthz ${JSON.stringify(h)}, orders ${last}`,
+    ),
+  );
+}
+
+async function deadLetterCheck(ctx: Ctx): Promise<void> {
+  const dead = await ctx.probe.deadLetters().catch((e: Error) => e);
+  if (dead instanceof Error) {
+    ctx.checks.push(check('no order message was given up on (none in the dead-letter queue)', false, `could not read it: ${dead.message}`));
+    return;
+  }
+  const orders = dead.filter((b) => parseOrderMessage(b) !== null);
+  ctx.checks.push(
+    check(
+      'no order message was given up on (none in the dead-letter queue)',
+      orders.length === 0,
+      orders.length === 0 ? `${dead.length} dead letters, none a valid order` : `${orders.length} valid orders parked, e.g. ${orders[0]}`,
+    ),
+  );
+}
+
+export async function runScenario(n: number, sc: Scenario, s: ChaosSettings, say: (line: string) => void): Promise<ScenarioResult> {
+  const t0 = Date.now();
+  const result: ScenarioResult = { n, name: sc.name, figures: null, checks: [], ms: 0, waitedMs: 0, notes: [] };
+  const dbName = `chaos_${s.runId}_${sc.key}`;
+  const queue = `flash-sale.chaos-${s.runId}-${sc.key}`;
+  const dir = path.join(s.dir, `${n}-${sc.key}`);
+  const apps: Child[] = [];
+  const probe = new QueueProbe(s.amqpUrl, queue);
+  let ds: DataSource | null = null;
+  let dbCreated = false;
+  say(`\n[${n}] ${sc.name}: database ${dbName}, queue ${queue}, logs ${dir}`);
+  try {
+    mkdirSync(dir, { recursive: true });
+    if (sc.restartsService) {
+      const free = await waitForOthers(s.waitOthersMs, say);
+      result.waitedMs = Date.now() - t0;
+      if (result.waitedMs > 1000) result.notes.push(`waited ${(result.waitedMs / 1000).toFixed(0)} s for other runs on the shared services`);
+      if (!free) {
+        result.checks.push(check('the shared services are free for a restart', false, `other runs still going after ${s.waitOthersMs / 1000} s; not run`));
+        return result;
+      }
+    }
+    if (!(await mariadbUp()) || !(await rabbitUp())) throw new Error('MariaDB or RabbitMQ is not up before the scenario');
+
+    // A sale and its shoppers, made by the bench's own preparation, with the app's key.
+    trackDatabase(s.mysqlServerUrl, dbName, true);
+    trackQueues(queue, true);
+    const databaseUrl = await createDatabase(s.mysqlServerUrl, dbName);
+    dbCreated = true;
+    const database = loadConfig({ DATABASE_URL: databaseUrl, NODE_ENV: 'development' }).database;
+    const cookieKeys = loadConfig({ DATABASE_URL: databaseUrl, COOKIE_KEYS: s.cookieKeys }).cookieKeys;
+    ds = createDataSource(database);
+    await ds.initialize();
+    await ds.runMigrations({ transaction: 'each' });
+    const validMs = 15 * 60_000;
+    const userIds = await createShoppers(ds, `chaos-${s.runId}-${sc.key}`, s.users);
+    const saleId = await createSale(ds, `chaos-${s.runId}-${sc.key}`, s.stock, validMs);
+    const { accounts, tickets } = tokenMakers(ds, cookieKeys, validMs);
+    const now = Date.now();
+    const shoppers: LoadShopper[] = userIds.map((userId) => ({
+      userId,
+      path: `/api/sales/${saleId}/buy/${tickets.pathFor(saleId, userId)}`,
+      session: accounts.issueSession(userId, now),
+    }));
+    // The drill holds no pool through the faults; checks use short connections, the audit a fresh pool.
+    await ds.destroy();
+    ds = null;
+
+    const port = await freePort();
+    const baseUrl = `http://127.0.0.1:${port}`;
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      NODE_ENV: 'production',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      DATABASE_URL: databaseUrl,
+      AMQP_URL: s.amqpUrl,
+      QUEUE_NAME: queue,
+      COOKIE_KEYS: s.cookieKeys,
+      LOG_LEVEL: 'info',
+      DEMO: 'false',
+      // All shoppers share 127.0.0.1: the per-IP limit is raised so that it is on but never binding.
+      IP_LIMIT: '1000000000',
+      IP_WINDOW_MS: '60000',
+      PURCHASE_BUCKET_PER_SECOND: '40000',
+      PURCHASE_BUCKET_CAPACITY: '4000',
+      USER_INTERVAL_MS: String(s.userIntervalMs),
+    };
+    if (process.env.LAG_THRESHOLD_MS) env.LAG_THRESHOLD_MS = process.env.LAG_THRESHOLD_MS;
+
+    const load = new LoadClient({
+      baseUrl,
+      shoppers,
+      ticket: (userId) => tickets.issue(saleId, userId),
+      concurrency: s.concurrency,
+      ratePerSecond: s.ratePerSecond,
+      retryDelayMs: s.retryDelayMs,
+      requestTimeoutMs: 5000,
+      maxAttemptsPerShopper: 60,
+      durationMs: s.loadDurationMs,
+      logFile: path.join(dir, 'requests.jsonl'),
+    });
+    const ctx: Ctx = {
+      s,
+      say,
+      dir,
+      baseUrl,
+      saleId,
+      databaseUrl,
+      env,
+      app: null as unknown as Child,
+      runs: 0,
+      probe,
+      load,
+      checks: result.checks,
+      notes: result.notes,
+      startApp: async () => {
+        ctx.runs += 1;
+        const child = startChild(process.execPath, [path.join(s.root, 'dist', 'src', 'server.js')], {
+          logFile: path.join(dir, `app-${ctx.runs}.log`),
+          env,
+          cwd: s.root,
+        });
+        apps.push(child);
+        await waitFor(`the app (start ${ctx.runs})`, async () => (await health(baseUrl))?.sales === 'open', 60_000, child);
+        return child;
+      },
+    };
+    ctx.app = await ctx.startApp();
+
+    const loading = load.run();
+    const at = Math.round(s.stock * s.faultAt);
+    const reached = await load.whenAccepted(at, 15_000);
+    const tFault = Date.now() - load.startedAt;
+    if (!reached) result.notes.push(`only ${load.counts.accepted} accepted after 15 s; fault injected anyway`);
+    say(`  fault at ${load.counts.accepted} accepted, ${tFault} ms into the sale`);
+    await sc.fault(ctx);
+    say(`  healed ${Date.now() - load.startedAt - tFault} ms later; ${load.counts.accepted} accepted so far`);
+    await loading;
+    result.notes.push(
+      `load: ${load.counts.accepted + load.counts.refused + load.counts.unknown} requests in ${((load.endedAt - load.startedAt) / 1000).toFixed(1)} s, ` +
+        `${load.remaining} shoppers still trying at the end`,
+    );
+    result.notes.push(`refused by code: ${table(load.refusedByCode)}`);
+    if (load.counts.unknown > 0) result.notes.push(`unknown by kind: ${table(load.unknownByKind)}`);
+
+    await drain(ctx, 30_000);
+    await deadLetterCheck(ctx);
+    if (sc.after) await sc.after(ctx);
+
+    ds = createDataSource(database);
+    await ds.initialize();
+    const { checks, figures } = await verifySale(ds, saleId, load);
+    result.checks.push(...checks);
+    result.figures = figures;
+
+    const code = await ctx.app.stop(20_000);
+    result.checks.push(check('the app stops cleanly at the end (SIGTERM, exit 0)', code === 0, `exit ${code}`));
+    return result;
+  } catch (e) {
+    if (e instanceof ServicesBusyError) {
+      result.busy = true;
+      result.notes.push(`${e.message}; fault not injected`);
+    }
+    result.checks.push(check('the scenario ran to the end', false, (e as Error).message));
+    return result;
+  } finally {
+    for (const app of apps) await app.stop(5000);
+    await restoreServices(say);
+    if (ds?.isInitialized) await ds.destroy().catch(() => undefined);
+    await probe.deleteQueues();
+    await probe.close();
+    trackQueues(queue, false);
+    if (dbCreated) {
+      await dropDatabase(s.mysqlServerUrl, dbName).then(
+        () => trackDatabase(s.mysqlServerUrl, dbName, false),
+        (e) => say(`  could not drop ${dbName}: ${(e as Error).message}`),
+      );
+    } else trackDatabase(s.mysqlServerUrl, dbName, false);
+    result.ms = Date.now() - t0;
+  }
+}
+
+function table(t: Record<string, number>): string {
+  const entries = Object.entries(t).sort((a, b) => b[1] - a[1]);
+  return entries.length ? entries.map(([k, v]) => `${k} ${v}`).join(', ') : 'none';
+}
+
