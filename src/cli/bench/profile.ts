@@ -1,5 +1,6 @@
 // Summarises a V8 .cpuprofile (from `node --cpu-prof`): where the samples went, by function, self and total.
-// `node dist/src/cli/bench/profile.js <file.cpuprofile> [top] [fromMs:toMs]` (window from the first purchase)
+// `node dist/src/cli/bench/profile.js <file.cpuprofile> [top] [fromMs:toMs] [last]` (window from the first
+// purchase, or with `last` from the first purchase of the last burst: the measured sale after a warm-up)
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -54,6 +55,11 @@ export interface SampleWindow {
   anchor?: string;
   fromMs: number;
   toMs: number;
+  /**
+   * Anchor on the last burst instead: the first sample inside `anchor` after a second or more without one
+   * (with --warmup, the measured sale comes after the warm-up's).
+   */
+  lastBurst?: boolean;
 }
 
 export function summarise(profile: CpuProfile, window?: SampleWindow): ProfileSummary {
@@ -71,7 +77,13 @@ export function summarise(profile: CpuProfile, window?: SampleWindow): ProfileSu
       for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) if (byId.get(cur)!.callFrame.functionName === anchor) return true;
       return false;
     };
-    const first = profile.samples.findIndex(inAnchor);
+    let first = -1;
+    let previous = -Infinity;
+    for (let i = 0; i < profile.samples.length; i += 1) {
+      if (!inAnchor(profile.samples[i])) continue;
+      if (first < 0 || (window.lastBurst && at[i] - previous >= 1_000_000)) first = i;
+      previous = at[i];
+    }
     if (first < 0) throw new Error(`no sample inside ${anchor}`);
     from = at[first] + window.fromMs * 1000;
     to = at[first] + window.toMs * 1000;
@@ -132,10 +144,10 @@ export function summariseFile(file: string, window?: SampleWindow): ProfileSumma
 if (require.main === module) {
   const file = process.argv[2];
   if (!file) {
-    process.stderr.write('usage: node dist/src/cli/bench/profile.js <file.cpuprofile> [top] [fromMs:toMs]\n');
+    process.stderr.write('usage: node dist/src/cli/bench/profile.js <file.cpuprofile> [top] [fromMs:toMs] [last]\n');
     process.exit(2);
   }
   const [fromMs, toMs] = (process.argv[4] ?? '').split(':').map(Number);
-  const window = process.argv[4] ? { fromMs, toMs } : undefined;
+  const window = process.argv[4] ? { fromMs, toMs, lastBurst: process.argv[5] === 'last' } : undefined;
   process.stdout.write(`${formatSummary(summariseFile(file, window), Number(process.argv[3] ?? 25))}\n`);
 }
