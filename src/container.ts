@@ -102,6 +102,7 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
   };
 
   let started = false;
+  let reconciler: NodeJS.Timeout | null = null;
 
   /** Database, migrations, first admin, demo data, queue; then drain, rebuild and open the sales. */
   async function start(): Promise<void> {
@@ -122,12 +123,17 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
     lag.start();
     purchases.open();
     started = true;
+    reconciler = setInterval(() => {
+      recovery.reconcileUncertain(purchases).catch((err) => log.debug({ err: err.message }, 'reconcile deferred'));
+    }, 2000);
+    reconciler.unref();
   }
 
   /** Graceful: stop taking purchases, let accepted ones reach the database, then close connections. */
   async function stop(drainTimeoutMs = 10_000): Promise<void> {
     purchases.close();
     lag.stop();
+    if (reconciler) clearInterval(reconciler);
     if (started) await recovery.drain(drainTimeoutMs).catch((err) => log.warn({ err: err.message }, 'stopped before the queue drained'));
     consumer.stop();
     await queue.close();

@@ -12,7 +12,13 @@ export async function startWebServer(env: NodeJS.ProcessEnv = process.env) {
     c.log.warn('COOKIE_KEYS not set: using a random development key; logins end when the process restarts');
   }
   await c.start();
-  const server = http.createServer(createApp(c));
+  const handler = createApp(c);
+  let closing = false;
+  // Once stopping, every answer asks the client to hang up, so busy keep-alive connections end too.
+  const server = http.createServer((req, res) => {
+    if (closing) res.setHeader('Connection', 'close');
+    handler(req, res);
+  });
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
   const address = server.address();
@@ -24,9 +30,15 @@ export async function startWebServer(env: NodeJS.ProcessEnv = process.env) {
   const stop = () =>
     (stopping ??= (async () => {
       c.log.info('shutting down: no new purchases, finishing accepted orders');
-      c.services.purchases.close();
+      c.services.purchases.close('stopping');
+      closing = true;
       await new Promise<void>((resolve) => {
-        server.close(() => resolve());
+        // close() only waits; connections busy now go idle later and must be closed then.
+        const sweep = setInterval(() => server.closeIdleConnections(), 200);
+        server.close(() => {
+          clearInterval(sweep);
+          resolve();
+        });
         server.closeIdleConnections();
       });
       await c.stop();

@@ -58,6 +58,7 @@
     BUSY: 'The shop is very busy right now. Your try did not count; please try again.',
     OVERLOADED: 'The shop is very busy right now. Your try did not count; please try again.',
     STARTING: 'The shop is starting up. Please try again in a moment.',
+    STOPPING: 'The shop is restarting. Please try again in a moment.',
     QUEUE_UNAVAILABLE: 'We could not take your order just now. Nothing was charged; please try again.',
     QUEUE_UNKNOWN: 'We are not sure your order went through. We are checking…',
     IP_RATE_LIMITED: 'Too many requests from your network. Please wait a little.',

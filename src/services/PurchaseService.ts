@@ -41,6 +41,7 @@ function refusal(status: number, code: string, message: string, retryAfterSecond
 /** Every refusal the funnel can give, with its stable code. Built once: refusing allocates nothing. */
 export const REFUSALS = {
   STARTING: refusal(503, 'STARTING', 'The shop is starting; try again in a moment.', 1),
+  STOPPING: refusal(503, 'STOPPING', 'The shop is restarting; try again in a moment.', 2),
   OVERLOADED: refusal(503, 'OVERLOADED', 'Too many shoppers right now; try again in a moment.', 1),
   BUSY: refusal(503, 'BUSY', 'Too many shoppers right now; try again in a moment.', 1),
   IP_RATE_LIMITED: refusal(429, 'IP_RATE_LIMITED', 'Too many requests from your network; slow down.', 10),
@@ -62,6 +63,9 @@ export const REFUSALS = {
 
 export class PurchaseService {
   private ready = false;
+  private closedAs: 'starting' | 'stopping' = 'starting';
+  /** Requests whose publish outcome is unknown: their units stay reserved until the queue tells. */
+  private readonly uncertain = new Map<string, { saleId: number; userId: number }>();
 
   constructor(
     private readonly sales: SaleBook,
@@ -78,16 +82,32 @@ export class PurchaseService {
     this.ready = true;
   }
 
-  close(): void {
+  close(reason: 'starting' | 'stopping' = 'stopping'): void {
     this.ready = false;
+    this.closedAs = reason;
   }
 
   isOpen(): boolean {
     return this.ready;
   }
 
+  uncertainRequests(): [string, { saleId: number; userId: number }][] {
+    return [...this.uncertain];
+  }
+
+  /** Settles an unknown publish: `written` when its order row exists, otherwise the unit goes back. */
+  settleUncertain(requestId: string, written: boolean): void {
+    const u = this.uncertain.get(requestId);
+    if (!u) return;
+    this.uncertain.delete(requestId);
+    if (written) return;
+    this.sales.inventory.release(u.saleId, u.userId);
+    this.tracker.failed(requestId);
+    this.log.info({ requestId }, 'unknown publish never reached the queue; unit given back');
+  }
+
   async attempt(a: PurchaseAttempt): Promise<PurchaseResult> {
-    if (!this.ready) return REFUSALS.STARTING;
+    if (!this.ready) return this.closedAs === 'stopping' ? REFUSALS.STOPPING : REFUSALS.STARTING;
     const sale = this.sales.get(a.saleId);
     if (!sale) return REFUSALS.SALE_NOT_FOUND;
     if (a.now < sale.startsAt) return REFUSALS.NOT_STARTED;
@@ -127,6 +147,7 @@ export class PurchaseService {
       if (err instanceof PublishUnknownError) {
         // The broker may have the message: keep the unit and the shopper's slot so that a late order
         // can never oversell or double-buy. The shopper can ask for this request id's status.
+        this.uncertain.set(requestId, { saleId: a.saleId, userId: a.userId });
         this.log.warn({ requestId, err: err.message }, 'publish outcome unknown; unit kept reserved');
         return { ...REFUSALS.QUEUE_UNAVAILABLE, requestId };
       }

@@ -6,6 +6,7 @@ import type { OrderQueue } from '../queue/OrderQueue';
 import type { OrderRepository } from '../repositories/OrderRepository';
 import type { SaleRepository } from '../repositories/SaleRepository';
 import type { BlacklistService } from './BlacklistService';
+import type { PurchaseService } from './PurchaseService';
 import type { SaleBook } from './SaleBook';
 
 export class RecoveryService {
@@ -29,6 +30,21 @@ export class RecoveryService {
       quietChecks = depth === 0 && !this.consumer.busy() ? quietChecks + 1 : 0;
       if (Date.now() > deadline) throw new Error(`order queue not drained after ${timeoutMs} ms (${depth} left)`);
       await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /**
+   * Publishes whose confirm was lost: once the queue has been seen empty and idle while connected, a message
+   * that reached the broker has been written (or dead-lettered), so a request with no order row never
+   * arrived and its unit can be sold again.
+   */
+  async reconcileUncertain(purchases: PurchaseService): Promise<void> {
+    const uncertain = purchases.uncertainRequests();
+    if (uncertain.length === 0 || !this.queue.isConnected()) return;
+    await this.drain(2000);
+    if (!this.queue.isConnected()) return;
+    for (const [requestId] of uncertain) {
+      purchases.settleUncertain(requestId, (await this.orders.findByRequestId(requestId)) !== null);
     }
   }
 

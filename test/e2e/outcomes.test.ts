@@ -44,6 +44,7 @@ const WORDS: Record<keyof typeof REFUSALS, RegExp> = {
   BUSY: /^The shop is very busy right now\./,
   OVERLOADED: /^The shop is very busy right now\./,
   STARTING: /^The shop is starting up\./,
+  STOPPING: /^The shop is restarting\./,
   IP_RATE_LIMITED: /^Too many requests from your network\./,
   IN_FLIGHT: /^Your previous try is still being handled\./,
   NOT_LOGGED_IN: /^Please log in to buy\./,
