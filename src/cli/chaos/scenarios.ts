@@ -272,7 +272,12 @@ export const SCENARIOS: Scenario[] = [
     },
     async after(ctx) {
       const bodies = (ctx as Ctx & { poison?: string[] }).poison ?? [];
-      const depth = await ctx.probe.depth(ctx.probe.deadQueue);
+      // Messages read by an earlier check go back to the queue when its channel closes, a moment later.
+      let depth = await ctx.probe.depth(ctx.probe.deadQueue);
+      for (let i = 0; i < 40 && depth < bodies.length; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        depth = await ctx.probe.depth(ctx.probe.deadQueue);
+      }
       const dead = await ctx.probe.deadLetters();
       const found = bodies.filter((b) => dead.includes(b));
       ctx.checks.push(
