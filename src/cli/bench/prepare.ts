@@ -20,7 +20,8 @@ export async function createShoppers(ds: DataSource, runId: string, count: numbe
   return ids;
 }
 
-export async function createSale(ds: DataSource, runId: string, stock: number, openMs: number): Promise<number> {
+/** A sale that opened a second ago (or opens in `startsInMs`) and stays open `openMs` from now. */
+export async function createSale(ds: DataSource, runId: string, stock: number, openMs: number, startsInMs = -1000): Promise<number> {
   const productId = await new ProductRepository(ds).create({
     name: `Bench phone ${runId}`,
     description: 'Created by npm run bench.',
@@ -28,7 +29,7 @@ export async function createSale(ds: DataSource, runId: string, stock: number, o
     priceCents: 69900,
   });
   const now = Date.now();
-  return new SaleRepository(ds).create({ productId, stock, priceCents: 19900, startsAt: new Date(now - 1000), endsAt: new Date(now + openMs) });
+  return new SaleRepository(ds).create({ productId, stock, priceCents: 19900, startsAt: new Date(now + startsInMs), endsAt: new Date(now + Math.max(openMs, startsInMs + 1000)) });
 }
 
 /** Writes one line per shopper: `<purchase url path>\t<sid cookie>\t<ticket>...`. */
