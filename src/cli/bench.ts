@@ -113,7 +113,7 @@ export interface BenchResult {
    * Server CPU per response (µs), app and baseline, and their quotient: what the ratio would be if each server
    * had the same CPU to itself. Other processes on a shared machine move rps and the ratio a lot, this little.
    */
-  cpuUsPerResponse: { app: number; baseline: number | null; ratio: number | null };
+  cpuUsPerResponse: { app: number | null; baseline: number | null; ratio: number | null };
   profile?: string;
   /** The app's source the run measured: git commit, with '+dirty' when src/ had uncommitted changes. */
   commit: string;
@@ -264,7 +264,8 @@ export async function bench(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.
   let ds: DataSource | null = null;
   let app: Child | null = null;
   try {
-    say(`bench ${runId}: ${fmt(o.stock)} stock, ${fmt(o.users)} shoppers, wrk -t${o.threads} -c${o.connections} -d${o.duration}s`);
+    const what = o.url ? `sale ${o.sale} of the app at ${o.url}` : `${fmt(o.stock)} stock`;
+    say(`bench ${runId}: ${what}, ${fmt(o.users)} shoppers, wrk -t${o.threads} -c${o.connections} -d${o.duration}s`);
     say(`  database: ${database.kind === 'sqlite' ? `embedded SQLite ${database.path}` : redact(databaseUrl)}`);
     say(`  queue:    ${amqpUrl ? `RabbitMQ ${redact(amqpUrl)}, queue ${queueName}` : 'in-process (AMQP_URL not set)'}`);
     say(`  results:  ${runDir}`);
@@ -449,8 +450,7 @@ export async function bench(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.
         connections: o.connections,
         threads: o.threads,
         duration: o.duration,
-        ...guards,
-        USER_INTERVAL_MS: guards.USER_INTERVAL_MS ?? 'app default (10000)',
+        ...(o.url ? { guards: 'as configured on the running app' } : { ...guards, USER_INTERVAL_MS: guards.USER_INTERVAL_MS ?? 'app default (10000)' }),
         url: o.url ? o.url : 'started by the bench',
         warmup: o.warmupS > 0 ? `${o.warmupS} s pre-sale (NOT_STARTED)` : 'none (cold process)',
       },
@@ -664,9 +664,14 @@ function cpuLine(c: CpuUse): string {
 
 function cpuPerResponse(f: FigureInput): BenchResult['cpuUsPerResponse'] {
   const per = (c: CpuUse, r: WrkResult) => (c.target * c.seconds * 1e6) / Math.max(1, r.requests);
-  const app = per(f.cpu.purchase, f.run);
+  // With --url the app is not our child: its CPU is not tracked (it shows under other processes).
+  const app = f.o.url ? null : per(f.cpu.purchase, f.run);
   const baseline = f.baseline && f.cpu.baseline ? per(f.cpu.baseline, f.baseline) : null;
-  return { app: round(app), baseline: baseline === null ? null : round(baseline), ratio: baseline === null ? null : round(baseline / app, 3) };
+  return {
+    app: app === null ? null : round(app),
+    baseline: baseline === null ? null : round(baseline),
+    ratio: baseline === null || app === null ? null : round(baseline / app, 3),
+  };
 }
 
 function round(x: number, digits = 1): number {
@@ -703,9 +708,12 @@ function report(r: BenchResult, audit: AuditReport): string {
   if (e.connect + e.read + e.write + e.timeout > 0) lines.push(`socket errors: connect ${e.connect}, read ${e.read}, write ${e.write}, timeout ${e.timeout}`);
   if (r.uncertain > 0) lines.push(`${fmt(r.uncertain)} requests answered 503 with an unknown publish outcome (counted as uncertain by the audit)`);
   const c = r.cpuUsPerResponse;
-  lines.push(
-    `server cpu per response: app ${c.app} µs${c.baseline === null ? '' : `, baseline ${c.baseline} µs, ratio ${c.ratio} (the ratio if each server had its core to itself)`}`,
-  );
+  if (c.app === null) lines.push('server cpu per response: not tracked (--url: the app is not a child of the bench; its CPU counts as other processes)');
+  else {
+    lines.push(
+      `server cpu per response: app ${c.app} µs${c.baseline === null ? '' : `, baseline ${c.baseline} µs, ratio ${c.ratio} (the ratio if each server had its core to itself)`}`,
+    );
+  }
   lines.push(`cpu, purchase run: ${cpuLine(r.cpu.purchase)}`);
   if (r.cpu.baseline) lines.push(`cpu, baseline run: ${cpuLine(r.cpu.baseline)}`);
   const noisy = Math.max(r.cpu.purchase.other, r.cpu.baseline?.other ?? 0);
