@@ -716,7 +716,8 @@ function report(r: BenchResult, audit: AuditReport): string {
   }
   lines.push(`cpu, purchase run: ${cpuLine(r.cpu.purchase)}`);
   if (r.cpu.baseline) lines.push(`cpu, baseline run: ${cpuLine(r.cpu.baseline)}`);
-  const noisy = Math.max(r.cpu.purchase.other, r.cpu.baseline?.other ?? 0);
+  // With --url the app itself is among "other processes", so only the baseline run can say.
+  const noisy = Math.max(c.app === null ? 0 : r.cpu.purchase.other, r.cpu.baseline?.other ?? 0);
   if (noisy >= 0.25) lines.push(`WARNING: other processes used up to ${noisy.toFixed(2)} cores during a measured phase; these figures are not comparable with a quiet run`);
   lines.push(`source: ${r.commit}`);
   lines.push(`settings: ${Object.entries(r.settings).map(([k, v]) => `${k}=${v}`).join(', ')}`);
