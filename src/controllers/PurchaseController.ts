@@ -61,6 +61,8 @@ export class PurchaseController {
     // A cross-site page cannot set the ticket header without a CORS preflight we never grant; the Origin
     // check refuses the rest.
     if (!sameOrigin(req)) return send(res, 403, '{"ok":false,"code":"CROSS_SITE","message":"Cross-site requests are refused."}');
+    // After the sell-out nearly every request is this one: answer it before the cookie costs anything.
+    if (this.purchases.soldOutNow(saleId, now)) return refuse(res, REFUSALS.SOLD_OUT);
     const cookie = req.headers.cookie;
     const token = cookie ? SESSION.exec(cookie)?.[1] : undefined;
     const userId = this.accounts.userIdFromSession(token ? cookieValue(token) : undefined, now);

@@ -106,6 +106,17 @@ export class PurchaseService {
     this.log.info({ requestId }, 'unknown publish never reached the queue; unit given back');
   }
 
+  /**
+   * True when the answer for anyone is "sold out": the shop is open, the sale is live and nothing is left.
+   * Lets the route answer the crowd after the sell-out without opening a login cookie; the sale page
+   * itself says sold out to everyone, so nothing is revealed.
+   */
+  soldOutNow(saleId: number, now: number): boolean {
+    if (!this.ready) return false;
+    const sale = this.sales.get(saleId);
+    return sale !== undefined && now >= sale.startsAt && now < sale.endsAt && this.sales.inventory.isSoldOut(saleId);
+  }
+
   async attempt(a: PurchaseAttempt): Promise<PurchaseResult> {
     if (!this.ready) return this.closedAs === 'stopping' ? REFUSALS.STOPPING : REFUSALS.STARTING;
     const sale = this.sales.get(a.saleId);
