@@ -29,6 +29,7 @@ import { createSale, createShoppers, tokenMakers, writeShopperFile } from './ben
 import { Child, freePort, sleep, startChild, waitFor } from './bench/processes';
 import { formatSummary, summariseFile } from './bench/profile';
 import { readIds, runWrk, WRK, WrkResult } from './bench/wrk';
+import { redactUrl } from '../lib/redactUrl';
 
 const USAGE = `usage: npm run bench -- [--stock N] [--users N] [--connections N] [--duration S] [--threads N]
                         [--json FILE] [--profile] [--keep] [--no-baseline] [--wait-quiet S] [--warmup S]
@@ -206,15 +207,6 @@ function packageRoot(): string {
 
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
-function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '(unparsable url)';
-  }
-}
 
 /** Runs the bench; returns the process exit code. */
 export async function bench(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.WritableStream): Promise<number> {
@@ -266,8 +258,8 @@ export async function bench(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.
   try {
     const what = o.url ? `sale ${o.sale} of the app at ${o.url}` : `${fmt(o.stock)} stock`;
     say(`bench ${runId}: ${what}, ${fmt(o.users)} shoppers, wrk -t${o.threads} -c${o.connections} -d${o.duration}s`);
-    say(`  database: ${database.kind === 'sqlite' ? `embedded SQLite ${database.path}` : redact(databaseUrl)}`);
-    say(`  queue:    ${amqpUrl ? `RabbitMQ ${redact(amqpUrl)}, queue ${queueName}` : 'in-process (AMQP_URL not set)'}`);
+    say(`  database: ${database.kind === 'sqlite' ? `embedded SQLite ${database.path}` : redactUrl(databaseUrl)}`);
+    say(`  queue:    ${amqpUrl ? `RabbitMQ ${redactUrl(amqpUrl)}, queue ${queueName}` : 'in-process (AMQP_URL not set)'}`);
     say(`  results:  ${runDir}`);
 
     ds = createDataSource(database);

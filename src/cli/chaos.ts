@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util';
 import { installExitHook, mysqlServerUrl } from './chaos/backends';
 import { ChaosSettings, runScenario, SCENARIOS } from './chaos/scenarios';
 import { formatChecks, formatTable, passed, ScenarioResult } from './chaos/verify';
+import { redactUrl } from '../lib/redactUrl';
 
 const USAGE = `usage: npm run test:chaos -- [--only 1,2,3,4,5] [--stock N] [--users N] [--concurrency N] [--rate N]
                             [--wait-others S] [--keep-logs]`;
@@ -28,15 +29,6 @@ function packageRoot(): string {
   }
 }
 
-function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString().replace(/\/$/, '');
-  } catch {
-    return '(unparsable url)';
-  }
-}
 
 export async function chaos(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.WritableStream): Promise<number> {
   const say = (line: string) => out.write(`${line}\n`);
@@ -109,7 +101,7 @@ export async function chaos(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.
 
   const t0 = Date.now();
   say(`chaos drill ${s.runId}: ${s.stock} stock, ${s.users} shoppers, ${s.concurrency} requests in flight at most, ${s.ratePerSecond} attempts/s`);
-  say(`  MariaDB ${redact(s.mysqlServerUrl)}, RabbitMQ ${redact(s.amqpUrl)}; a fresh database and queue per scenario`);
+  say(`  MariaDB ${redactUrl(s.mysqlServerUrl)}, RabbitMQ ${redactUrl(s.amqpUrl)}; a fresh database and queue per scenario`);
   say(`  app settings: USER_INTERVAL_MS=${s.userIntervalMs} (shoppers retry ${s.retryDelayMs}-${2 * s.retryDelayMs} ms after a refusal), IP_LIMIT=1000000000 (all load is from 127.0.0.1)`);
   say(`  fault at ${Math.round(s.faultAt * 100)}% of the stock accepted; load bounded at ${s.loadDurationMs / 1000} s per scenario`);
   say('  requests: accepted = 202 + request id; refused = a code and no request id, or a connection refused at connect');

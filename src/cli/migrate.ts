@@ -3,6 +3,7 @@
 import 'reflect-metadata';
 import { createDataSource } from '../../ormconfig';
 import { ConfigError, loadConfig } from '../config/loadConfig';
+import { redactUrl } from '../lib/redactUrl';
 
 /** Exit code 0 when the database is up to date afterwards, 1 otherwise. */
 export async function migrate(env: NodeJS.ProcessEnv, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
@@ -16,7 +17,7 @@ export async function migrate(env: NodeJS.ProcessEnv, out: NodeJS.WritableStream
     }
     throw e;
   }
-  const target = config.database.kind === 'sqlite' ? `sqlite:${config.database.path}` : redact(config.database.url);
+  const target = config.database.kind === 'sqlite' ? `sqlite:${config.database.path}` : redactUrl(config.database.url, 'the configured database');
   const dataSource = createDataSource(config.database);
   try {
     await dataSource.initialize();
@@ -35,16 +36,6 @@ export async function migrate(env: NodeJS.ProcessEnv, out: NodeJS.WritableStream
   }
 }
 
-/** The URL without its password, safe to print. */
-function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return 'the configured database';
-  }
-}
 
 if (require.main === module) {
   migrate(process.env, process.stdout, process.stderr).then(
