@@ -1,5 +1,5 @@
 // In-process stand-in for RabbitMQ: same interface and consumer, nothing survives the process.
-import { BatchHandler, Delivery, OrderMessage, OrderQueue, parseOrderMessage } from './OrderQueue';
+import { BatchHandler, Delivery, OrderMessage, OrderQueue, splitMessage } from './OrderQueue';
 
 interface Item {
   body: string;
@@ -30,7 +30,7 @@ export class MemoryOrderQueue implements OrderQueue {
     this.publishRaw(JSON.stringify(message));
   }
 
-  /** For tests: a body that is not an order message. */
+  /** For tests: any body, as it would arrive from a broker. */
   publishRaw(body: string): void {
     this.ready.push({ body, deliveries: 0 });
     this.kick();
@@ -70,7 +70,7 @@ export class MemoryOrderQueue implements OrderQueue {
 
   private async runBatch(): Promise<void> {
     const items = this.ready.splice(0, this.batchSize);
-    const deliveries = items.map((item) => this.delivery(item));
+    const deliveries = items.flatMap((item) => this.deliveries(item));
     try {
       await this.handler!(deliveries);
     } finally {
@@ -79,23 +79,11 @@ export class MemoryOrderQueue implements OrderQueue {
     }
   }
 
-  private delivery(item: Item): Delivery {
+  private deliveries(item: Item): Delivery[] {
     item.deliveries += 1;
-    let settled = false;
-    const settle = (f: () => void) => () => {
-      if (settled) return;
-      settled = true;
-      f();
-    };
-    return {
-      message: parseOrderMessage(item.body),
-      body: item.body,
-      ack: settle(() => undefined),
-      retry: settle(() => {
-        if (item.deliveries >= this.deliveryLimit) this.dead.push(item);
-        else this.ready.push(item);
-      }),
-      deadLetter: settle(() => this.dead.push(item)),
-    };
+    return splitMessage(item.body, (verdict) => {
+      if (verdict === 'deadLetter' || (verdict === 'retry' && item.deliveries >= this.deliveryLimit)) this.dead.push(item);
+      else if (verdict === 'retry') this.ready.push(item);
+    });
   }
 }

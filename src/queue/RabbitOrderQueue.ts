@@ -1,5 +1,7 @@
 // RabbitMQ adapter: a durable quorum queue with a delivery limit and a dead-letter queue, persistent
 // messages published on a confirm channel, batched consumption with manual acks, reconnect with backoff.
+// Orders published in the same event-loop turn share a message (up to ordersPerMessage): the broker's work
+// and amqplib's encoding are per message, so a crowd's orders cost a fraction of one message each.
 import * as amqp from 'amqplib';
 import type { Logger } from 'pino';
 import {
@@ -9,7 +11,8 @@ import {
   OrderQueue,
   PublishRefusedError,
   PublishUnknownError,
-  parseOrderMessage,
+  splitMessage,
+  Verdict,
 } from './OrderQueue';
 
 export interface RabbitOptions {
@@ -20,6 +23,11 @@ export interface RabbitOptions {
   /** How long a partial batch waits for more messages. */
   batchWaitMs?: number;
   deliveryLimit?: number;
+  /**
+   * Most orders one message carries. Small enough that a turn's orders go out as several messages whose
+   * confirms arrive one after another, rather than all purchases waiting on one confirm.
+   */
+  ordersPerMessage?: number;
   /** How long start() keeps trying to reach the broker. */
   startTimeoutMs?: number;
 }
@@ -36,7 +44,11 @@ export class RabbitOrderQueue implements OrderQueue {
   private closing = false;
   private reconnectDelay = 100;
   private reconnectTimer: NodeJS.Timeout | null = null;
-  private pending: amqp.ConsumeMessage[] = [];
+  /** Orders waiting for the end of this turn to be published together. */
+  private outbox: { message: OrderMessage; resolve: () => void; reject: (err: Error) => void }[] = [];
+  private outboxScheduled = false;
+  /** Delivered messages not yet handed to the handler, each as its orders. */
+  private pending: Delivery[][] = [];
   private flushTimer: NodeJS.Timeout | null = null;
   private running: Promise<void> = Promise.resolve();
   private writing = false;
@@ -75,25 +87,42 @@ export class RabbitOrderQueue implements OrderQueue {
   }
 
   publish(message: OrderMessage): Promise<void> {
-    const ch = this.pub;
-    if (!ch) return Promise.reject(new PublishRefusedError('not connected to the broker'));
+    if (!this.pub) return Promise.reject(new PublishRefusedError('not connected to the broker'));
     return new Promise<void>((resolve, reject) => {
-      try {
-        ch.sendToQueue(
-          this.options.queue,
-          Buffer.from(JSON.stringify(message)),
-          { persistent: true, messageId: message.requestId, contentType: 'application/json' },
-          (err) => {
-            if (!err) resolve();
-            // amqplib reports a broker nack as 'message nacked'; anything else is a channel lost mid-flight.
-            else if (/nacked/.test(err.message)) reject(new PublishRefusedError('the broker refused the message'));
-            else reject(new PublishUnknownError('the channel closed before the broker confirmed'));
-          },
-        );
-      } catch (err) {
-        reject(new PublishRefusedError((err as Error).message));
+      this.outbox.push({ message, resolve, reject });
+      if (this.outbox.length >= (this.options.ordersPerMessage ?? 16)) this.sendOutbox();
+      else if (!this.outboxScheduled) {
+        this.outboxScheduled = true;
+        setImmediate(this.flushOutbox);
       }
     });
+  }
+
+  private readonly flushOutbox = (): void => {
+    this.outboxScheduled = false;
+    this.sendOutbox();
+  };
+
+  private sendOutbox(): void {
+    const batch = this.outbox;
+    if (batch.length === 0) return;
+    this.outbox = [];
+    const fail = (err: Error) => {
+      for (const o of batch) o.reject(err);
+    };
+    const ch = this.pub;
+    if (!ch) return fail(new PublishRefusedError('not connected to the broker'));
+    try {
+      const body = Buffer.from(JSON.stringify(batch.map((o) => o.message)));
+      ch.sendToQueue(this.options.queue, body, { persistent: true, contentType: 'application/json' }, (err) => {
+        if (!err) for (const o of batch) o.resolve();
+        // amqplib reports a broker nack as 'message nacked'; anything else is a channel lost mid-flight.
+        else if (/nacked/.test(err.message)) fail(new PublishRefusedError('the broker refused the message'));
+        else fail(new PublishUnknownError('the channel closed before the broker confirmed'));
+      });
+    } catch (err) {
+      fail(new PublishRefusedError((err as Error).message));
+    }
   }
 
   /** For tests and fault drills: a raw body straight onto the order queue. */
@@ -180,7 +209,7 @@ export class RabbitOrderQueue implements OrderQueue {
 
   private async subscribe(sub: amqp.Channel): Promise<void> {
     if (this.consumerTag) return;
-    const { consumerTag } = await sub.consume(this.options.queue, (msg) => msg && this.onMessage(msg), { noAck: false });
+    const { consumerTag } = await sub.consume(this.options.queue, (msg) => msg && this.onMessage(sub, msg), { noAck: false });
     this.consumerTag = consumerTag;
   }
 
@@ -218,24 +247,26 @@ export class RabbitOrderQueue implements OrderQueue {
     this.reconnectTimer.unref();
   }
 
-  private onMessage(msg: amqp.ConsumeMessage): void {
-    this.pending.push(msg);
+  private onMessage(ch: amqp.Channel, msg: amqp.ConsumeMessage): void {
+    this.pending.push(splitMessage(msg.content.toString('utf8'), (verdict) => this.settle(ch, msg, verdict)));
     if (!this.writing) this.flushTimer ??= setTimeout(() => this.flushNow(), this.options.batchWaitMs ?? 2);
   }
 
   /**
-   * One batch at a time, and each takes everything that arrived meanwhile (up to batchSize): batches grow
-   * by themselves when the database is the slow part, which is when they help.
+   * One batch at a time, and each takes everything that arrived meanwhile (whole messages, up to about
+   * batchSize orders): batches grow by themselves when the database is the slow part, which is when they help.
    */
   private flushNow(): void {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = null;
-    if (this.writing || this.pending.length === 0) return;
-    const ch = this.sub;
-    if (!ch) return;
-    const batch = this.pending.splice(0, this.options.batchSize ?? 1000);
+    if (this.writing || this.pending.length === 0 || !this.sub) return;
+    const limit = this.options.batchSize ?? 1000;
+    const batch: Delivery[] = [];
+    let taken = 0;
+    while (taken < this.pending.length && batch.length < limit) batch.push(...this.pending[taken++]);
+    this.pending.splice(0, taken);
     this.writing = true;
-    this.running = this.handler!(batch.map((m) => this.delivery(ch, m)))
+    this.running = this.handler!(batch)
       .catch((err) => this.log.error({ err }, 'order batch handler failed'))
       .finally(() => {
         this.writing = false;
@@ -243,26 +274,14 @@ export class RabbitOrderQueue implements OrderQueue {
       });
   }
 
-  private delivery(ch: amqp.Channel, msg: amqp.ConsumeMessage): Delivery {
-    const body = msg.content.toString('utf8');
-    let settled = false;
-    const settle = (f: () => void) => () => {
-      if (settled) return;
-      settled = true;
-      // A channel that has closed since delivery cannot ack; the broker redelivers and we dedupe.
-      if (this.sub !== ch) return;
-      try {
-        f();
-      } catch (err) {
-        this.log.warn({ err: (err as Error).message }, 'could not settle a delivery');
-      }
-    };
-    return {
-      message: parseOrderMessage(body),
-      body,
-      ack: settle(() => ch.ack(msg)),
-      retry: settle(() => ch.nack(msg, false, true)),
-      deadLetter: settle(() => ch.nack(msg, false, false)),
-    };
+  private settle(ch: amqp.Channel, msg: amqp.ConsumeMessage, verdict: Verdict): void {
+    // A channel that has closed since delivery cannot ack; the broker redelivers and we dedupe.
+    if (this.sub !== ch) return;
+    try {
+      if (verdict === 'ack') ch.ack(msg);
+      else ch.nack(msg, false, verdict === 'retry');
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'could not settle a delivery');
+    }
   }
 }

@@ -95,6 +95,49 @@ describe.each(testBackends())('order queue on $database + $queue', (backend) => 
       await t.close();
     }
   });
+
+  it('when one message carries several orders, one already written and one that cannot be, then the good one is written and the message is parked whole', async () => {
+    const t = await buildTestApp(backend);
+    try {
+      const saleId = await createSale(t.c, { stock: 5 });
+      const [a, b] = await createShoppers(t.c, 2);
+      const at = Date.now();
+      const first = { requestId: 'batch-aaaa-0001', saleId, userId: a.id, at };
+      await publishRaw(t, JSON.stringify([first]));
+      await eventually(async () => (await t.c.repos.orders.countBySale(saleId)) === 1);
+
+      const fresh = { requestId: 'batch-aaaa-0002', saleId, userId: b.id, at };
+      const noSuchUser = { requestId: 'batch-aaaa-0003', saleId, userId: 2_000_000_000, at };
+      await publishRaw(t, JSON.stringify([first, fresh, noSuchUser]));
+
+      await eventually(async () => (await t.c.queue.deadLetterDepth()) === 1);
+      const orders = await t.c.repos.orders.listBySale(saleId);
+      expect(orders.map((o) => o.requestId).sort()).toEqual(['batch-aaaa-0001', 'batch-aaaa-0002']);
+      expect((await t.c.repos.sales.findById(saleId))!.remaining).toBe(3);
+      expect(await t.c.queue.depth()).toBe(0);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('when a message of several orders comes again after its commit (a crash before the ack), then nothing is written twice', async () => {
+    const t = await buildTestApp(backend);
+    try {
+      const saleId = await createSale(t.c, { stock: 5 });
+      const shoppers = await createShoppers(t.c, 3);
+      const body = JSON.stringify(shoppers.map((s, i) => ({ requestId: `again-aaaa-000${i}`, saleId, userId: s.id, at: Date.now() })));
+      await publishRaw(t, body);
+      await eventually(async () => (await t.c.repos.orders.countBySale(saleId)) === 3);
+      await publishRaw(t, body);
+      await eventually(async () => (await t.c.queue.depth()) === 0 && !t.c.consumer.busy());
+
+      expect(await t.c.repos.orders.countBySale(saleId)).toBe(3);
+      expect((await t.c.repos.sales.findById(saleId))!.remaining).toBe(2);
+      expect(await t.c.queue.deadLetterDepth()).toBe(0);
+    } finally {
+      await t.close();
+    }
+  });
 });
 
 const rabbit = process.env.TEST_AMQP_URL;
@@ -128,6 +171,27 @@ const rabbit = process.env.TEST_AMQP_URL;
       await server.close();
       await t.close();
       await proxy.close();
+    }
+  });
+});
+
+(rabbit ? describe : describe.skip)('publishing to RabbitMQ', () => {
+  it('when many orders are published in one turn, then they travel as a few messages and each is confirmed', async () => {
+    const t = await buildTestApp({ queue: 'rabbitmq' });
+    try {
+      const saleId = await createSale(t.c, { stock: 100 });
+      const shoppers = await createShoppers(t.c, 40);
+      await t.c.queue.stopConsuming();
+      await Promise.all(
+        shoppers.map((s, i) => t.c.queue.publish({ requestId: `turn-aaaa-${String(i).padStart(4, '0')}`, saleId, userId: s.id, at: Date.now() })),
+      );
+      expect(await t.c.queue.depth()).toBe(3); // 16 + 16 + 8
+
+      await t.c.queue.start(t.c.consumer.handle);
+      await eventually(async () => (await t.c.repos.orders.countBySale(saleId)) === 40);
+      expect(await t.c.queue.deadLetterDepth()).toBe(0);
+    } finally {
+      await t.close();
     }
   });
 });
