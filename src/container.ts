@@ -1,5 +1,7 @@
 // Composition root: the one place that builds repositories, services and controllers and wires them.
+import type { IncomingMessage } from 'node:http';
 import pino, { Logger } from 'pino';
+import proxyAddr from 'proxy-addr';
 import type { DataSource } from 'typeorm';
 import { createDataSource } from '../ormconfig';
 import type { Config } from './config/loadConfig';
@@ -97,7 +99,7 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
       bucket: new TokenBucket(config.purchase.bucketPerSecond, config.purchase.bucketCapacity),
       perIp: new FixedWindowCounter(config.purchase.ipLimit, config.purchase.ipWindowMs),
       overloaded: lag.overloaded,
-      trustProxy: trustFunction(config.trustProxy),
+      clientIp: clientIpFunction(config.trustProxy),
     }),
   };
 
@@ -143,8 +145,9 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
   return { config, log, dataSource, queue, repos, services, controllers, consumer, lag, start, stop };
 }
 
-function trustFunction(trust: boolean | number): (addr: string, i: number) => boolean {
-  if (trust === true) return () => true;
-  if (trust === false) return () => false;
-  return (_addr, i) => i < trust;
+/** Like Express's req.ip under the same TRUST_PROXY setting; with no proxy trusted, just the socket's peer. */
+function clientIpFunction(trust: boolean | number): (req: IncomingMessage) => string {
+  if (trust === false) return (req) => req.socket.remoteAddress ?? '';
+  const trusted = trust === true ? () => true : (_addr: string, i: number) => i < trust;
+  return (req) => proxyAddr(req, trusted);
 }

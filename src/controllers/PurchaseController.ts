@@ -2,12 +2,11 @@
 // throughput, and this one route is what the shop is judged on. No body is read: the sale id and secret
 // path are in the URL, the ticket in a header, the shopper in the login cookie.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import proxyAddr from 'proxy-addr';
 import { FixedWindowCounter } from '../lib/FixedWindowCounter';
 import { TokenBucket } from '../lib/TokenBucket';
 import { sameOrigin } from '../middleware/csrf';
 import type { AccountService } from '../services/AccountService';
-import { PurchaseService, REFUSALS, Refusal } from '../services/PurchaseService';
+import { PurchaseResult, PurchaseService, REFUSALS, Refusal } from '../services/PurchaseService';
 
 const ROUTE = /^\/api\/sales\/(\d{1,9})\/buy\/([\w-]{1,64})$/;
 const SESSION = /(?:^|;\s*)sid=([^;]+)/;
@@ -17,7 +16,8 @@ export interface PurchaseGuards {
   perIp: FixedWindowCounter;
   /** True while the event loop is too far behind to take more work. */
   overloaded: () => boolean;
-  trustProxy: (addr: string, i: number) => boolean;
+  /** The client's address, as far as the configured proxies are trusted. */
+  clientIp: (req: IncomingMessage) => string;
 }
 
 /** Each code has one message, so its JSON body is built once. */
@@ -44,19 +44,22 @@ export class PurchaseController {
     if (req.method !== 'POST' || !url.startsWith('/api/sales/')) return false;
     const m = ROUTE.exec(url);
     if (!m) return false;
-    this.handle(req, res, Number(m[1]), m[2]).catch(() => {
-      if (!res.headersSent) send(res, 500, '{"ok":false,"code":"INTERNAL","message":"Something went wrong."}');
-    });
+    // No body is read: Node discards an unread one once the answer is sent, and keeps the connection.
+    try {
+      this.handle(req, res, Number(m[1]), m[2]);
+    } catch {
+      fail(res);
+    }
     return true;
   };
 
-  private async handle(req: IncomingMessage, res: ServerResponse, saleId: number, path: string): Promise<void> {
-    req.resume(); // no body is expected; drain whatever came so the socket can be reused
+  /** The gates that need no waiting run synchronously: most requests are answered without a promise. */
+  private handle(req: IncomingMessage, res: ServerResponse, saleId: number, path: string): void {
     const g = this.guards;
     if (g.overloaded()) return refuse(res, REFUSALS.OVERLOADED);
     if (!g.bucket.tryTake()) return refuse(res, REFUSALS.BUSY);
     const now = Date.now();
-    const ip = proxyAddr(req, g.trustProxy);
+    const ip = g.clientIp(req);
     if (!g.perIp.hit(ip, now)) return refuse(res, { ...REFUSALS.IP_RATE_LIMITED, retryAfterSeconds: g.perIp.secondsLeft(now) });
     // A cross-site page cannot set the ticket header without a CORS preflight we never grant; the Origin
     // check refuses the rest.
@@ -68,7 +71,7 @@ export class PurchaseController {
     const userId = this.accounts.userIdFromSession(token ? cookieValue(token) : undefined, now);
     if (userId === null) return refuse(res, REFUSALS.NOT_LOGGED_IN);
     const ticket = req.headers['x-purchase-ticket'];
-    const result = await this.purchases.attempt({
+    const result = this.purchases.attempt({
       saleId,
       userId,
       ip,
@@ -76,14 +79,23 @@ export class PurchaseController {
       ticket: typeof ticket === 'string' ? ticket : '',
       now,
     });
-    if (result.ok) {
-      return send(res, 202, `{"ok":true,"code":"ACCEPTED","requestId":"${result.requestId}","message":"Order accepted."}`);
-    }
-    if (result.requestId) {
-      return send(res, result.status, JSON.stringify({ ok: false, code: result.code, message: result.message, requestId: result.requestId }), result.retryAfterSeconds);
-    }
-    refuse(res, result);
+    if (result instanceof Promise) result.then((r) => answer(res, r), () => fail(res));
+    else answer(res, result);
   }
+}
+
+function answer(res: ServerResponse, result: PurchaseResult): void {
+  if (result.ok) {
+    return send(res, 202, `{"ok":true,"code":"ACCEPTED","requestId":"${result.requestId}","message":"Order accepted."}`);
+  }
+  if (result.requestId) {
+    return send(res, result.status, JSON.stringify({ ok: false, code: result.code, message: result.message, requestId: result.requestId }), result.retryAfterSeconds);
+  }
+  refuse(res, result);
+}
+
+function fail(res: ServerResponse): void {
+  if (!res.headersSent) send(res, 500, '{"ok":false,"code":"INTERNAL","message":"Something went wrong."}');
 }
 
 /** Our cookies are base64url and never escaped; a malformed escape is simply no cookie. */

@@ -117,7 +117,8 @@ export class PurchaseService {
     return sale !== undefined && now >= sale.startsAt && now < sale.endsAt && this.sales.inventory.isSoldOut(saleId);
   }
 
-  async attempt(a: PurchaseAttempt): Promise<PurchaseResult> {
+  /** A refusal at once when a gate says no; a promise only when the order goes to the queue. */
+  attempt(a: PurchaseAttempt): PurchaseResult | Promise<PurchaseResult> {
     if (!this.ready) return this.closedAs === 'stopping' ? REFUSALS.STOPPING : REFUSALS.STARTING;
     const sale = this.sales.get(a.saleId);
     if (!sale) return REFUSALS.SALE_NOT_FOUND;
@@ -133,14 +134,16 @@ export class PurchaseService {
       if (pass.reason === 'in_flight') return REFUSALS.IN_FLIGHT;
       return { ...REFUSALS.TOO_FAST, retryAfterSeconds: Math.ceil(pass.retryAfterMs / 1000) };
     }
-    try {
-      return await this.reserveAndPublish(a);
-    } finally {
+    const refused = this.check(a);
+    if (refused) {
       this.gate.leave(a.userId);
+      return refused;
     }
+    return this.reserveAndPublish(a).finally(() => this.gate.leave(a.userId));
   }
 
-  private async reserveAndPublish(a: PurchaseAttempt): Promise<PurchaseResult> {
+  /** Secret path and ticket (spent here when valid), then the unit itself. */
+  private check(a: PurchaseAttempt): Refusal | null {
     if (!this.tickets.isPath(a.saleId, a.userId, a.path)) return REFUSALS.PATH_INVALID;
     const ticket = this.tickets.redeem(a.ticket, a.saleId, a.userId, a.now);
     if (ticket !== 'ok') {
@@ -149,6 +152,11 @@ export class PurchaseService {
     const reserved = this.sales.inventory.tryReserve(a.saleId, a.userId);
     if (reserved === 'sold_out') return REFUSALS.SOLD_OUT;
     if (reserved === 'already_bought') return REFUSALS.ALREADY_BOUGHT;
+    return null;
+  }
+
+  /** The unit is reserved: queue the order, and give the unit back if the broker surely did not take it. */
+  private async reserveAndPublish(a: PurchaseAttempt): Promise<PurchaseResult> {
     const requestId = randomUUID();
     this.tracker.accepted(requestId, a.saleId, a.userId, a.now);
     try {

@@ -6,6 +6,7 @@ import { deriveKey, mac, sameBytes } from '../lib/SignedToken';
 const BODY = 4 + 4 + 8 + 8; // saleId, userId, expiresAt, nonce
 const MAC = 16;
 const TOKEN_LENGTH = Math.ceil(((BODY + MAC) * 4) / 3);
+const PATH = /^[\w-]{16}$/;
 
 export type TicketCheck = 'ok' | 'invalid' | 'expired' | 'used';
 
@@ -54,8 +55,9 @@ export class TicketService {
   }
 
   isPath(saleId: number, userId: number, path: string): boolean {
-    if (typeof path !== 'string' || path.length !== 16) return false;
-    return sameBytes(Buffer.from(this.pathFor(saleId, userId)), Buffer.from(path));
+    // 16 base64url characters are exactly 12 bytes, one string for each: compare the bytes.
+    if (typeof path !== 'string' || !PATH.test(path)) return false;
+    return sameBytes(mac(this.pathKey, `${saleId}:${userId}`, 12), Buffer.from(path, 'base64url'));
   }
 
   private sweep(now: number): void {
