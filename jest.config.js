@@ -1,17 +1,5 @@
 // Two projects: fast unit tests with fakes, and integration tests against real back-ends.
-const transform = {
-  '^.+\\.ts$': [
-    '@swc/jest',
-    {
-      jsc: {
-        target: 'es2022',
-        parser: { syntax: 'typescript', decorators: true },
-        transform: { legacyDecorator: true, decoratorMetadata: true },
-      },
-      module: { type: 'commonjs' },
-    },
-  ],
-};
+const transform = { '^.+\\.ts$': ['@swc/jest', require('./test/swc.config')] };
 
 module.exports = {
   projects: [

@@ -18,7 +18,9 @@ import { TokenBucket } from './lib/TokenBucket';
 import { MemoryOrderQueue } from './queue/MemoryOrderQueue';
 import { OrderConsumer } from './queue/OrderConsumer';
 import type { OrderQueue } from './queue/OrderQueue';
+import { InlineOrderWriter, OrderWriter } from './queue/OrderWriter';
 import { RabbitOrderQueue } from './queue/RabbitOrderQueue';
+import { ThreadOrderWriter, ThreadScript } from './queue/ThreadOrderWriter';
 import { BlacklistRepository } from './repositories/BlacklistRepository';
 import { HealthRepository } from './repositories/HealthRepository';
 import { OrderRepository } from './repositories/OrderRepository';
@@ -43,6 +45,8 @@ export interface Overrides {
   captchaGenerator?: CaptchaGenerator;
   queue?: OrderQueue;
   dataSource?: DataSource;
+  /** The order writer thread's entry (tests run it from TypeScript). */
+  writerScript?: ThreadScript;
 }
 
 export type Container = ReturnType<typeof buildContainer>;
@@ -83,8 +87,16 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
     tracker,
     log,
   );
-  const consumer = new OrderConsumer(repos.orders, tracker, () => repos.health.ping(), log);
-  const recovery = new RecoveryService(queue, consumer, repos.sales, repos.orders, book, blacklist, log);
+  const writer: OrderWriter =
+    config.orderWriter === 'thread' && config.amqpUrl && !overrides.queue
+      ? new ThreadOrderWriter(
+          { database: config.database, amqpUrl: config.amqpUrl, queueName: config.queueName, logLevel: config.logLevel },
+          tracker,
+          log,
+          overrides.writerScript,
+        )
+      : new InlineOrderWriter(queue, new OrderConsumer(repos.orders, tracker, () => repos.health.ping(), log));
+  const recovery = new RecoveryService(queue, writer, repos.sales, repos.orders, book, blacklist, log);
   const lag = new LagMonitor(config.purchase.lagThresholdMs);
 
   const services = { accounts, blacklist, catalog, orders, purchases, captchas, tickets, tracker, book, recovery };
@@ -119,7 +131,9 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
     log.info({ queue: queue.kind }, queue.kind === 'memory'
       ? 'AMQP_URL not set: orders go through an IN-PROCESS queue (nothing queued survives a crash)'
       : 'orders go through RabbitMQ');
-    await queue.start(consumer.handle);
+    await queue.start(); // publishing
+    await writer.start();
+    log.info({ writer: writer.where }, writer.where === 'thread' ? 'orders are written by a worker thread' : 'orders are written in the main thread');
     await recovery.drain();
     await recovery.rebuild();
     lag.start();
@@ -137,12 +151,12 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
     lag.stop();
     if (reconciler) clearInterval(reconciler);
     if (started) await recovery.drain(drainTimeoutMs).catch((err) => log.warn({ err: err.message }, 'stopped before the queue drained'));
-    consumer.stop();
+    await writer.stop();
     await queue.close();
     if (dataSource.isInitialized) await dataSource.destroy();
   }
 
-  return { config, log, dataSource, queue, repos, services, controllers, consumer, lag, start, stop };
+  return { config, log, dataSource, queue, repos, services, controllers, writer, lag, start, stop };
 }
 
 /** Like Express's req.ip under the same TRUST_PROXY setting; with no proxy trusted, just the socket's peer. */

@@ -11,6 +11,8 @@ export interface Config {
   database: DatabaseConfig;
   amqpUrl: string | null;
   queueName: string;
+  /** Where queued orders are written: a worker thread (RabbitMQ + MySQL only) or the request thread. */
+  orderWriter: 'thread' | 'inline';
   cookieKeys: Buffer[];
   cookieKeysGenerated: boolean;
   sessionTtlMs: number;
@@ -56,6 +58,7 @@ const schema = z.object({
     .optional()
     .refine((v) => v === undefined || v === '' || /^amqps?:\/\/.+/.test(v), { message: 'must be amqp://...' }),
   QUEUE_NAME: z.string().regex(/^[\w.-]+$/, 'letters, digits, dot, dash and underscore only').default('flash-sale.orders'),
+  ORDER_WRITER: z.enum(['thread', 'inline']).optional(),
   COOKIE_KEYS: z.string().optional(),
   SESSION_TTL_HOURS: int(24, 1),
   TRUST_PROXY: z
@@ -111,6 +114,11 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv): Config {
   if (env.ADMIN_PASSWORD !== undefined && env.ADMIN_PASSWORD.length > 0 && env.ADMIN_PASSWORD.length < 8) {
     problems.push('ADMIN_PASSWORD: at least 8 characters');
   }
+  // The writer thread consumes from the broker itself and opens its own database pool: both must be shared.
+  const threadable = !!env.AMQP_URL && /^mysql:/.test(env.DATABASE_URL ?? '');
+  if (env.ORDER_WRITER === 'thread' && !threadable) {
+    problems.push('ORDER_WRITER: thread needs AMQP_URL and a mysql:// DATABASE_URL (use inline otherwise)');
+  }
   if (problems.length > 0 || !e) throw new ConfigError(problems);
 
   const database: DatabaseConfig = e.DATABASE_URL.startsWith('sqlite:')
@@ -127,6 +135,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv): Config {
     database,
     amqpUrl: e.AMQP_URL ? e.AMQP_URL : null,
     queueName: e.QUEUE_NAME,
+    orderWriter: e.ORDER_WRITER ?? (threadable ? 'thread' : 'inline'),
     cookieKeys: cookieKeys.length > 0 ? cookieKeys : [randomBytes(16)],
     cookieKeysGenerated: cookieKeys.length === 0,
     sessionTtlMs: e.SESSION_TTL_HOURS * 3600_000,

@@ -20,7 +20,8 @@ export class MemoryOrderQueue implements OrderQueue {
     private readonly deliveryLimit = 5,
   ) {}
 
-  async start(handler: BatchHandler): Promise<void> {
+  async start(handler?: BatchHandler): Promise<void> {
+    if (!handler) return;
     this.handler = handler;
     this.consuming = true;
     this.kick();

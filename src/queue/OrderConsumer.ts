@@ -11,7 +11,7 @@ export class OrderConsumer {
 
   constructor(
     private readonly orders: OrderRepository,
-    private readonly tracker: OrderTracker,
+    private readonly tracker: Pick<OrderTracker, 'forget' | 'failed'>,
     private readonly databaseUp: () => Promise<boolean>,
     private readonly log: Logger,
   ) {}

@@ -37,8 +37,8 @@ export class PublishUnknownError extends Error {
 
 export interface OrderQueue {
   readonly kind: 'rabbitmq' | 'memory';
-  /** Connects (with retries) and starts delivering batches to the handler. */
-  start(handler: BatchHandler): Promise<void>;
+  /** Connects (with retries); with a handler, also starts delivering batches to it. */
+  start(handler?: BatchHandler): Promise<void>;
   /**
    * Resolves once the order is durably queued (broker confirm); rejects with one of the errors above.
    * Orders published in the same moment may travel together in one queue message.

@@ -61,10 +61,12 @@ export class RabbitOrderQueue implements OrderQueue {
     this.deadQueue = `${options.queue}.dead`;
   }
 
-  async start(handler: BatchHandler): Promise<void> {
-    this.handler = handler;
-    this.consuming = true;
-    if (this.sub) return this.subscribe(this.sub);
+  async start(handler?: BatchHandler): Promise<void> {
+    if (handler) {
+      this.handler = handler;
+      this.consuming = true;
+    }
+    if (this.sub) return this.consuming ? this.subscribe(this.sub) : undefined;
     // A broker that comes up a little after the app (compose, restarts) is waited for, within reason.
     const deadline = Date.now() + (this.options.startTimeoutMs ?? 30_000);
     for (let delay = 200; ; delay = Math.min(delay * 2, 3000)) {

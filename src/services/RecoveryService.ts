@@ -1,8 +1,8 @@
 // Start-up order that makes restarts safe: write everything still queued, then rebuild the funnel's memory
 // (stock left and buyers) from the database, and only then open the sales.
 import type { Logger } from 'pino';
-import type { OrderConsumer } from '../queue/OrderConsumer';
 import type { OrderQueue } from '../queue/OrderQueue';
+import type { OrderWriter } from '../queue/OrderWriter';
 import type { OrderRepository } from '../repositories/OrderRepository';
 import type { SaleRepository } from '../repositories/SaleRepository';
 import type { BlacklistService } from './BlacklistService';
@@ -12,7 +12,7 @@ import type { SaleBook } from './SaleBook';
 export class RecoveryService {
   constructor(
     private readonly queue: OrderQueue,
-    private readonly consumer: OrderConsumer,
+    private readonly writer: Pick<OrderWriter, 'busy'>,
     private readonly sales: SaleRepository,
     private readonly orders: OrderRepository,
     private readonly book: SaleBook,
@@ -24,10 +24,10 @@ export class RecoveryService {
   async drain(timeoutMs = 60_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     let quietChecks = 0;
-    // Two quiet checks in a row: a message in transit between broker and consumer shows as neither.
+    // Two quiet checks in a row: a message in transit between broker and writer shows as neither.
     while (quietChecks < 2) {
       const depth = await this.queue.depth();
-      quietChecks = depth === 0 && !this.consumer.busy() ? quietChecks + 1 : 0;
+      quietChecks = depth === 0 && !this.writer.busy() ? quietChecks + 1 : 0;
       if (Date.now() > deadline) throw new Error(`order queue not drained after ${timeoutMs} ms (${depth} left)`);
       await new Promise((r) => setTimeout(r, 50));
     }

@@ -55,7 +55,7 @@ it('when the captcha is wrong, then the error is shown with a new picture and no
   const shopper = await createUser(shop.c, 'shopper', 'ana');
   const context = await loggedInContext(browser, shop, shopper, 'narrow');
   // Hold the order writer, so "pending" can be seen before it becomes "confirmed".
-  await shop.c.queue.stopConsuming();
+  await shop.c.writer.pause();
   try {
     const page = await openSale(context, shop, saleId);
     const requests = recordRequests(page);
@@ -87,7 +87,7 @@ it('when the captcha is wrong, then the error is shown with a new picture and no
     await screenshot(orders, 'orders-pending', 'narrow');
 
     // The writer resumes: both pages turn to "confirmed" by themselves, without a reload.
-    await shop.c.queue.start(shop.c.consumer.handle);
+    await shop.c.writer.start();
     await orders.locator('tr.order[data-status="confirmed"]').waitFor();
     expect((await row.locator('[data-status-text]').innerText()).trim()).toBe('Confirmed');
     await page.waitForFunction(() => document.getElementById('result').textContent.includes('Order confirmed'), null, { timeout: WAIT_MS });
@@ -98,7 +98,7 @@ it('when the captcha is wrong, then the error is shown with a new picture and no
     await orders.reload();
     expect((await orders.locator('tr.order [data-status-text]').innerText()).trim()).toBe('Confirmed');
   } finally {
-    await shop.c.queue.start(shop.c.consumer.handle);
+    await shop.c.writer.start();
     await context.close();
   }
 });

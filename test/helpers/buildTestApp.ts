@@ -64,6 +64,12 @@ export interface TestAppOptions {
 
 const TEST_KEY = Buffer.alloc(16, 7).toString('base64');
 
+/** The order writer thread, run from its TypeScript source. */
+const writerScript = {
+  filename: path.join(__dirname, 'tsWorker.js'),
+  extra: { entry: path.join(__dirname, '../../src/queue/orderWriterThread.ts') },
+};
+
 export async function buildTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const kind = options.database ?? 'sqlite';
   const queueKind = options.queue ?? 'memory';
@@ -114,7 +120,7 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
   }
   const config = loadConfig(env);
   const queueOverride = options.reuse && !config.amqpUrl ? options.reuse.c.queue : undefined;
-  const c = buildContainer(config, { captchaGenerator: options.captcha ?? fixedCaptcha, queue: queueOverride });
+  const c = buildContainer(config, { captchaGenerator: options.captcha ?? fixedCaptcha, queue: queueOverride, writerScript });
   await c.start();
   const app = createApp(c);
   let stopped = false;
@@ -127,7 +133,7 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     if (stopped) return;
     stopped = true;
     c.services.purchases.close();
-    c.consumer.stop();
+    await c.writer.kill();
     if (c.queue.kind === 'rabbitmq') await c.queue.close();
     else await c.queue.stopConsuming();
     await c.dataSource.destroy();

@@ -59,13 +59,13 @@ describe.each(testBackends())('purchase funnel on $database + $queue', (backend)
   it('when an order is accepted, then its status goes from pending to confirmed', async () => {
     const saleId = await createSale(t.c, { stock: 1 });
     const [shopper] = await createShoppers(t.c, 1);
-    await t.c.queue.stopConsuming();
+    await t.c.writer.pause();
 
     const r = await buy(server.base, t.c, saleId, shopper);
     const pending = await fetch(`${server.base}/api/orders/${r.requestId}`, { headers: { Cookie: shopper.cookie } });
     expect(await pending.json()).toMatchObject({ status: 'pending', saleId });
 
-    await t.c.queue.start(t.c.consumer.handle);
+    await t.c.writer.start();
     await waitForOrders(t.c);
     const confirmed = await fetch(`${server.base}/api/orders/${r.requestId}`, { headers: { Cookie: shopper.cookie } });
     expect(await confirmed.json()).toMatchObject({ status: 'confirmed', saleId });

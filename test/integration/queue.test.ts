@@ -28,7 +28,7 @@ describe.each(testBackends())('order queue on $database + $queue', (backend) => 
     const server1 = await listen(first.app);
     const saleId = await createSale(first.c, { stock: 30 });
     const shoppers = await createShoppers(first.c, 40);
-    await first.c.queue.stopConsuming(); // orders pile up in the queue, as when the consumer lags
+    await first.c.writer.pause(); // orders pile up in the queue, as when the writer lags
 
     const results = await Promise.all(shoppers.map((s) => buy(server1.base, first.c, saleId, s)));
     const accepted = results.filter((r) => r.status === 202);
@@ -129,7 +129,7 @@ describe.each(testBackends())('order queue on $database + $queue', (backend) => 
       await publishRaw(t, body);
       await eventually(async () => (await t.c.repos.orders.countBySale(saleId)) === 3);
       await publishRaw(t, body);
-      await eventually(async () => (await t.c.queue.depth()) === 0 && !t.c.consumer.busy());
+      await eventually(async () => (await t.c.queue.depth()) === 0 && !t.c.writer.busy());
 
       expect(await t.c.repos.orders.countBySale(saleId)).toBe(3);
       expect((await t.c.repos.sales.findById(saleId))!.remaining).toBe(2);
@@ -181,16 +181,44 @@ const rabbit = process.env.TEST_AMQP_URL;
     try {
       const saleId = await createSale(t.c, { stock: 100 });
       const shoppers = await createShoppers(t.c, 40);
-      await t.c.queue.stopConsuming();
+      await t.c.writer.pause();
       await Promise.all(
         shoppers.map((s, i) => t.c.queue.publish({ requestId: `turn-aaaa-${String(i).padStart(4, '0')}`, saleId, userId: s.id, at: Date.now() })),
       );
       expect(await t.c.queue.depth()).toBe(3); // 16 + 16 + 8
 
-      await t.c.queue.start(t.c.consumer.handle);
+      await t.c.writer.start();
       await eventually(async () => (await t.c.repos.orders.countBySale(saleId)) === 40);
       expect(await t.c.queue.deadLetterDepth()).toBe(0);
     } finally {
+      await t.close();
+    }
+  });
+});
+
+const both = process.env.TEST_DATABASE_URL && process.env.TEST_AMQP_URL;
+(both ? describe : describe.skip)('order writer thread (MariaDB + RabbitMQ)', () => {
+  it('when the writer thread dies with orders queued, then it is started again and every accepted order is written', async () => {
+    const t = await buildTestApp({ database: 'mysql', queue: 'rabbitmq' });
+    const server = await listen(t.app);
+    try {
+      expect(t.c.writer.where).toBe('thread');
+      const saleId = await createSale(t.c, { stock: 10 });
+      const shoppers = await createShoppers(t.c, 12);
+      await t.c.writer.pause();
+      const results = await Promise.all(shoppers.map((s) => buy(server.base, t.c, saleId, s)));
+      const accepted = results.filter((r) => r.status === 202);
+      expect(accepted).toHaveLength(10);
+
+      // As if the thread hit a fatal error: terminated from outside, nothing settled.
+      await (t.c.writer as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+
+      await waitForOrders(t.c);
+      const orders = await t.c.repos.orders.listBySale(saleId);
+      expect(new Set(orders.map((o) => o.requestId))).toEqual(new Set(accepted.map((r) => r.requestId)));
+      expect((await t.c.repos.sales.findById(saleId))!.remaining).toBe(0);
+    } finally {
+      await server.close();
       await t.close();
     }
   });

@@ -193,8 +193,30 @@ describe('loadConfig', () => {
     });
   });
 
-  // Known bugs in src/config/loadConfig.ts (reported, not fixed here: the file belongs to someone else).
-  describe('known bugs', () => {
+  describe('ORDER_WRITER', () => {
+    const mysql = 'mysql://shop@127.0.0.1:3306/shop';
+    const amqp = 'amqp://guest:guest@127.0.0.1:5672';
+
+    it('when RabbitMQ and MySQL are both set, then orders are written by a worker thread unless told inline', () => {
+      expect(loadConfig({ DATABASE_URL: mysql, AMQP_URL: amqp }).orderWriter).toBe('thread');
+      expect(loadConfig({ DATABASE_URL: mysql, AMQP_URL: amqp, ORDER_WRITER: 'inline' }).orderWriter).toBe('inline');
+    });
+
+    it('when either is embedded, then orders are written inline', () => {
+      expect(loadConfig({}).orderWriter).toBe('inline');
+      expect(loadConfig({ DATABASE_URL: mysql }).orderWriter).toBe('inline');
+      expect(loadConfig({ AMQP_URL: amqp }).orderWriter).toBe('inline');
+    });
+
+    it('when thread is asked for without both, or the value is unknown, then it is refused', () => {
+      expect(problemsOf({ AMQP_URL: amqp, ORDER_WRITER: 'thread' })).toEqual([
+        'ORDER_WRITER: thread needs AMQP_URL and a mysql:// DATABASE_URL (use inline otherwise)',
+      ]);
+      expect(problemsOf({ ORDER_WRITER: 'threads' })[0]).toMatch(/^ORDER_WRITER: /);
+    });
+  });
+
+  describe('regressions', () => {
     it('when production lacks COOKIE_KEYS and another setting is wrong, then both problems are listed', () => {
       const problems = problemsOf({ NODE_ENV: 'production', PORT: 'abc' });
 

@@ -1,0 +1,84 @@
+// Entry of the order-writer worker thread: its own broker connection (consume only), its own database
+// pool, the same OrderConsumer as inline. It tells the main thread which requests were settled, when a
+// batch is in hand, and answers pause / resume / stop.
+import 'reflect-metadata';
+import { parentPort, workerData } from 'node:worker_threads';
+import pino from 'pino';
+import { createDataSource } from '../../ormconfig';
+import type { DatabaseConfig } from '../config/loadConfig';
+import { HealthRepository } from '../repositories/HealthRepository';
+import { OrderRepository } from '../repositories/OrderRepository';
+import { OrderConsumer } from './OrderConsumer';
+import { RabbitOrderQueue } from './RabbitOrderQueue';
+
+export interface WriterSettings {
+  database: DatabaseConfig;
+  amqpUrl: string;
+  queueName: string;
+  logLevel: string;
+}
+
+/** What the worker tells the main thread. */
+export type FromWriter =
+  | { type: 'ready' }
+  | { type: 'fatal'; message: string }
+  | { type: 'busy'; busy: boolean }
+  | { type: 'settled'; written: string[]; failed: string[] }
+  | { type: 'paused' }
+  | { type: 'stopped' };
+
+/** What the main thread tells the worker. */
+export type ToWriter = { type: 'pause' } | { type: 'resume' } | { type: 'stop' };
+
+async function run(settings: WriterSettings, port: NonNullable<typeof parentPort>): Promise<void> {
+  const post = (m: FromWriter) => port.postMessage(m);
+  const log = pino({ level: settings.logLevel, base: { thread: 'order-writer' } });
+  const dataSource = createDataSource(settings.database);
+  const queue = new RabbitOrderQueue({ url: settings.amqpUrl, queue: settings.queueName }, log);
+  const health = new HealthRepository(dataSource, settings.database.kind);
+  // The main thread's OrderTracker learns a batch's outcomes in one message, after its commit.
+  let written: string[] = [];
+  let failed: string[] = [];
+  const tracker = { forget: (id: string) => void written.push(id), failed: (id: string) => void failed.push(id) };
+  const consumer = new OrderConsumer(new OrderRepository(dataSource), tracker, () => health.ping(), log);
+  const handle = async (batch: Parameters<typeof consumer.handle>[0]) => {
+    post({ type: 'busy', busy: true });
+    try {
+      await consumer.handle(batch);
+    } finally {
+      post({ type: 'settled', written, failed });
+      written = [];
+      failed = [];
+      post({ type: 'busy', busy: false });
+    }
+  };
+
+  port.on('message', (m: ToWriter) => {
+    if (m.type === 'pause') void queue.stopConsuming().then(() => post({ type: 'paused' }));
+    else if (m.type === 'resume') void queue.start(handle).then(() => post({ type: 'ready' }), (err: Error) => post({ type: 'fatal', message: err.message }));
+    else if (m.type === 'stop') {
+      consumer.stop();
+      void queue
+        .close()
+        .then(() => dataSource.destroy())
+        .catch((err: Error) => log.warn({ err: err.message }, 'order writer stopped uncleanly'))
+        .finally(() => {
+          post({ type: 'stopped' });
+          port.close();
+        });
+    }
+  });
+
+  try {
+    await dataSource.initialize();
+    await queue.start(handle);
+    post({ type: 'ready' });
+  } catch (err) {
+    post({ type: 'fatal', message: (err as Error).message });
+    await queue.close().catch(() => undefined);
+    if (dataSource.isInitialized) await dataSource.destroy().catch(() => undefined);
+    port.close();
+  }
+}
+
+if (parentPort) void run(workerData as WriterSettings, parentPort);
