@@ -187,7 +187,9 @@ export class RabbitOrderQueue implements OrderQueue {
   }
 
   private async open(): Promise<void> {
-    const conn = await amqp.connect(this.options.url);
+    // amqplib leaves Nagle's algorithm on; small publish and ack frames would then wait for the broker's
+    // delayed ACKs, and every purchase waits for its confirm.
+    const conn = await amqp.connect(this.options.url, { noDelay: true });
     conn.on('error', (err) => this.log.warn({ err: err.message }, 'broker connection error'));
     conn.on('close', () => this.onClose(conn));
     try {
