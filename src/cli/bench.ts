@@ -2,7 +2,7 @@
 // in the same run and the sale's invariants audited at the end. See docs/PERFORMANCE.md for the method.
 //
 //   npm run bench -- [--stock 10000] [--users 50000] [--connections 256] [--duration 15] [--threads 2]
-//                    [--json <file>] [--profile] [--keep] [--no-baseline] [--wait-quiet <s>] [--warmup <s>]
+//                    [--json <file>] [--profile] [--keep] [--no-baseline] [--wait-quiet <s>] [--warmup <s>|auto]
 //                    [--url http://127.0.0.1:<port> --sale <id>]
 //
 // Uses DATABASE_URL and AMQP_URL like the app; with neither, an embedded SQLite file in a temp dir and the
@@ -32,7 +32,7 @@ import { readIds, runWrk, WRK, WrkResult } from './bench/wrk';
 import { redactUrl } from '../lib/redactUrl';
 
 const USAGE = `usage: npm run bench -- [--stock N] [--users N] [--connections N] [--duration S] [--threads N]
-                        [--json FILE] [--profile] [--keep] [--no-baseline] [--wait-quiet S] [--warmup S]
+                        [--json FILE] [--profile] [--keep] [--no-baseline] [--wait-quiet S] [--warmup S|auto]
                         [--url http://127.0.0.1:PORT --sale ID]`;
 
 /** What the report compares against (issue 5); informational only. */
@@ -150,7 +150,7 @@ function parseOptions(argv: string[]): BenchOptions {
       keep: { type: 'boolean', default: false },
       'no-baseline': { type: 'boolean', default: false },
       'wait-quiet': { type: 'string', default: '0' },
-      warmup: { type: 'string', default: '0' },
+      warmup: { type: 'string', default: 'auto' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -160,9 +160,10 @@ function parseOptions(argv: string[]): BenchOptions {
     if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be an integer from ${min} to ${max}`);
     return n;
   };
+  const users = int('users', values.users, 1, 2_000_000);
   const o: BenchOptions = {
     stock: int('stock', values.stock, 1, 10_000_000),
-    users: int('users', values.users, 1, 2_000_000),
+    users,
     connections: int('connections', values.connections, 1, 10_000),
     threads: int('threads', values.threads, 1, 64),
     duration: int('duration', values.duration, 1, 600),
@@ -175,7 +176,8 @@ function parseOptions(argv: string[]): BenchOptions {
     keep: values.keep!,
     baseline: !values['no-baseline'],
     waitQuietS: int('wait-quiet', values['wait-quiet'], 0, 3600),
-    warmupS: int('warmup', values.warmup, 0, 600),
+    // auto: long enough for every shopper to press Buy once before the sale, as holding a ticket implies.
+    warmupS: values.warmup === 'auto' ? (values.url ? 0 : autoWarmupS(users)) : int('warmup', values.warmup, 0, 600),
   };
   if (o.connections < o.threads) throw new UsageError('--connections must be at least --threads');
   if (o.url !== undefined) {
@@ -197,6 +199,15 @@ function parseOptions(argv: string[]): BenchOptions {
 }
 
 class UsageError extends Error {}
+
+/**
+ * The default pre-sale: a shopper who holds a ticket has already been through this process (the sale page,
+ * the captcha, the ticket), so its login cookie has been opened and the purchase path has run. The pre-sale
+ * answers ~10k presses a second here; this gives each shopper one with room to spare.
+ */
+function autoWarmupS(users: number): number {
+  return Math.min(60, Math.max(2, Math.ceil(users / 5000)));
+}
 
 function packageRoot(): string {
   for (let dir = __dirname; ; dir = path.dirname(dir)) {
@@ -366,6 +377,7 @@ export async function bench(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.
     }
 
     let warmupAudit: AuditReport | null = null;
+    let presses = 0;
     if (warmup) {
       const dir = path.join(runDir, 'warmup');
       mkdirSync(dir);
@@ -375,7 +387,9 @@ export async function bench(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.
       for (const th of pre.threads) for (const [c, n] of Object.entries(th.codes)) codes[c] = (codes[c] ?? 0) + n;
       const ids = readIds(dir, 'accepted', o.threads);
       warmupAudit = await new AuditService(sales, orders).audit({ saleId: warmup.saleId, accepted: ids, uncertain: readIds(dir, 'uncertain', o.threads) });
-      say(`pre-sale: ${Object.entries(codes).map(([c, n]) => `${c} ${fmt(n)}`).join(', ')}; audit ${warmupAudit.ok ? 'ok' : 'FAILED'}`);
+      presses = Object.values(codes).reduce((a, b) => a + b, 0);
+      const reach = presses >= o.users ? 'every shopper pressed at least once' : `only ${fmt(presses)} of ${fmt(o.users)} shoppers pressed: the run starts partly cold`;
+      say(`pre-sale: ${Object.entries(codes).map(([c, n]) => `${c} ${fmt(n)}`).join(', ')}; ${reach}; audit ${warmupAudit.ok ? 'ok' : 'FAILED'}`);
     }
     await quiet(app?.proc.pid);
     // Watchers: orders in the database (for drainMs), units left in the app (for progress and a cross-check).
@@ -444,7 +458,10 @@ export async function bench(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.
         duration: o.duration,
         ...(o.url ? { guards: 'as configured on the running app' } : { ...guards, USER_INTERVAL_MS: guards.USER_INTERVAL_MS ?? 'app default (10000)' }),
         url: o.url ? o.url : 'started by the bench',
-        warmup: o.warmupS > 0 ? `${o.warmupS} s pre-sale (NOT_STARTED)` : 'none (cold process)',
+        warmup:
+          o.warmupS > 0
+            ? `${o.warmupS} s pre-sale: ${fmt(presses)} presses (NOT_STARTED) by ${fmt(o.users)} shoppers; --warmup 0 for a cold process`
+            : 'none (cold process)',
       },
       runDir,
       profile,
