@@ -390,6 +390,8 @@ export async function bench(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.
       presses = Object.values(codes).reduce((a, b) => a + b, 0);
       const reach = presses >= o.users ? 'every shopper pressed at least once' : `only ${fmt(presses)} of ${fmt(o.users)} shoppers pressed: the run starts partly cold`;
       say(`pre-sale: ${Object.entries(codes).map(([c, n]) => `${c} ${fmt(n)}`).join(', ')}; ${reach}; audit ${warmupAudit.ok ? 'ok' : 'FAILED'}`);
+      // A pause before the opening, as in a real sale; it also lets a profile tell the two phases apart.
+      await sleep(1500);
     }
     await quiet(app?.proc.pid);
     // Watchers: orders in the database (for drainMs), units left in the app (for progress and a cross-check).
