@@ -289,15 +289,17 @@ export async function bench(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.
     const ordersBefore = await orders.countBySale(saleId);
     const stockAtStart = sale.remaining;
     const { accounts, tickets } = tokenMakers(ds, cookieKeys, validMs);
+    const issuedAt = Date.now();
+    const cookies = userIds.map((id) => accounts.issueSession(id, issuedAt));
     const dataFile = path.join(runDir, 'shoppers.tsv');
-    await writeShopperFile(dataFile, saleId, userIds, accounts, tickets, o.tickets);
+    await writeShopperFile(dataFile, saleId, userIds, cookies, tickets, o.tickets);
     let warmup: { saleId: number; dataFile: string } | null = null;
     if (o.warmupS > 0) {
       // Opens long after the run: every attempt is NOT_STARTED, answered before the per-shopper interval
       // is taken, so the measured sale is not slowed by it.
       const warmSale = await createSale(ds, `${runId}-presale`, o.stock, validMs, validMs);
       warmup = { saleId: warmSale, dataFile: path.join(runDir, 'shoppers-presale.tsv') };
-      await writeShopperFile(warmup.dataFile, warmSale, userIds, accounts, tickets, o.tickets);
+      await writeShopperFile(warmup.dataFile, warmSale, userIds, cookies, tickets, o.tickets);
     }
     say(`prepared sale ${saleId} (${fmt(stockAtStart)} left) and ${fmt(o.users)} shoppers with cookies and ${o.tickets} tickets each in ${fmt((Date.now() - t) / 1000, 1)} s`);
 

@@ -33,18 +33,22 @@ export async function createSale(ds: DataSource, runId: string, stock: number, o
 }
 
 /** Writes one line per shopper: `<purchase url path>\t<sid cookie>\t<ticket>...`. */
+/**
+ * One line per shopper: purchase path, login cookie, tickets. `cookies[i]` is shopper i's login cookie: the
+ * same one in every file, as a shopper keeps one cookie from the pre-sale to the sale.
+ */
 export async function writeShopperFile(
   file: string,
   saleId: number,
   userIds: number[],
-  accounts: AccountService,
+  cookies: string[],
   tickets: TicketService,
   ticketsPerShopper: number,
 ): Promise<void> {
   const out = createWriteStream(file);
   const now = Date.now();
-  for (const userId of userIds) {
-    const fields = [`/api/sales/${saleId}/buy/${tickets.pathFor(saleId, userId)}`, accounts.issueSession(userId, now)];
+  for (const [i, userId] of userIds.entries()) {
+    const fields = [`/api/sales/${saleId}/buy/${tickets.pathFor(saleId, userId)}`, cookies[i]];
     for (let k = 0; k < ticketsPerShopper; k += 1) fields.push(tickets.issue(saleId, userId, now));
     if (!out.write(`${fields.join('\t')}\n`)) await new Promise<void>((r) => out.once('drain', () => r()));
   }
