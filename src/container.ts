@@ -106,7 +106,7 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
     sales: new SaleController(catalog, book, captchas, tickets),
     orders: new OrderController(orders, catalog),
     admin: new AdminController(catalog, orders, blacklist, accounts),
-    health: new HealthController(repos.health, queue, purchases),
+    health: new HealthController(repos.health, queue, purchases, writer),
     purchase: new PurchaseController(purchases, accounts, {
       bucket: new TokenBucket(config.purchase.bucketPerSecond, config.purchase.bucketCapacity),
       perIp: new FixedWindowCounter(config.purchase.ipLimit, config.purchase.ipWindowMs),

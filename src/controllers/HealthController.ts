@@ -1,5 +1,6 @@
 import type { Request, Response } from 'express';
 import type { OrderQueue } from '../queue/OrderQueue';
+import type { OrderWriter } from '../queue/OrderWriter';
 import type { PurchaseService } from '../services/PurchaseService';
 
 export class HealthController {
@@ -7,12 +8,15 @@ export class HealthController {
     private readonly database: { kind: string; ping(): Promise<boolean> },
     private readonly queue: OrderQueue,
     private readonly purchases: PurchaseService,
+    private readonly writer: Pick<OrderWriter, 'where' | 'isUp'>,
   ) {}
 
   health = async (_req: Request, res: Response): Promise<void> => {
     const [dbUp, depth] = await Promise.all([this.database.ping(), this.queue.depth().catch(() => null)]);
     const queueUp = this.queue.isConnected();
-    const ok = dbUp && queueUp;
+    // Purchases still queue while the writer is down, but nothing reaches the database: not healthy.
+    const writerUp = this.writer.isUp();
+    const ok = dbUp && queueUp && writerUp;
     res
       .status(ok ? 200 : 503)
       .set('Cache-Control', 'no-store')
@@ -20,6 +24,7 @@ export class HealthController {
         ok,
         database: { kind: this.database.kind, up: dbUp },
         queue: { kind: this.queue.kind, up: queueUp, depth },
+        writer: { where: this.writer.where, up: writerUp },
         sales: this.purchases.isOpen() ? 'open' : 'starting',
       });
   };

@@ -79,7 +79,7 @@ export class PurchaseController {
       ticket: typeof ticket === 'string' ? ticket : '',
       now,
     });
-    if (result instanceof Promise) result.then((r) => answer(res, r), () => fail(res));
+    if (result instanceof Promise) result.then((r) => answer(res, r)).catch(() => fail(res));
     else answer(res, result);
   }
 }

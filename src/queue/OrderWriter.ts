@@ -9,31 +9,43 @@ export interface OrderWriter {
   start(): Promise<void>;
   /** True while a batch is in hand; with an empty queue, false means every order has been settled. */
   busy(): boolean;
+  /** Connected and taking orders off the queue (false while it starts, restarts or is paused). */
+  isUp(): boolean;
   /** Stops taking orders and lets the batch in hand finish; start() resumes. For tests and drills. */
   pause(): Promise<void>;
   /** Stops for good: the batch in hand finishes, unsettled messages go back to the queue. */
   stop(): Promise<void>;
-  /** Stops like a killed process: nothing is finished, unsettled messages go back to the queue. */
+  /**
+   * Stops like a killed process, as far as the writer can: the thread is terminated at once; inline, the
+   * batch in hand is not waited for and nothing new is retried. Unsettled messages go back to the queue.
+   */
   kill(): Promise<void>;
 }
 
 export class InlineOrderWriter implements OrderWriter {
   readonly where = 'inline' as const;
+  private paused = false;
 
   constructor(
     private readonly queue: OrderQueue,
     private readonly consumer: OrderConsumer,
   ) {}
 
-  start(): Promise<void> {
-    return this.queue.start(this.consumer.handle);
+  async start(): Promise<void> {
+    await this.queue.start(this.consumer.handle);
+    this.paused = false;
   }
 
   busy(): boolean {
     return this.consumer.busy();
   }
 
+  isUp(): boolean {
+    return !this.paused && this.queue.isConnected();
+  }
+
   pause(): Promise<void> {
+    this.paused = true;
     return this.queue.stopConsuming();
   }
 

@@ -66,14 +66,18 @@ export class RabbitOrderQueue implements OrderQueue {
       this.handler = handler;
       this.consuming = true;
     }
-    if (this.sub) return this.consuming ? this.subscribe(this.sub) : undefined;
+    if (this.conn) {
+      if (!this.consuming) return;
+      this.sub ??= await this.consumeChannel(this.conn);
+      return this.subscribe(this.sub);
+    }
     // A broker that comes up a little after the app (compose, restarts) is waited for, within reason.
     const deadline = Date.now() + (this.options.startTimeoutMs ?? 30_000);
     for (let delay = 200; ; delay = Math.min(delay * 2, 3000)) {
       try {
         return await this.connect();
       } catch (err) {
-        if (Date.now() + delay > deadline) throw err;
+        if (this.closing || Date.now() + delay > deadline) throw err;
         this.log.warn({ err: (err as Error).message, retryInMs: delay }, 'broker not reachable yet');
         await new Promise((r) => setTimeout(r, delay));
       }
@@ -118,9 +122,10 @@ export class RabbitOrderQueue implements OrderQueue {
       const body = Buffer.from(JSON.stringify(batch.map((o) => o.message)));
       ch.sendToQueue(this.options.queue, body, { persistent: true, contentType: 'application/json' }, (err) => {
         if (!err) for (const o of batch) o.resolve();
-        // amqplib reports a broker nack as 'message nacked'; anything else is a channel lost mid-flight.
-        else if (/nacked/.test(err.message)) fail(new PublishRefusedError('the broker refused the message'));
-        else fail(new PublishUnknownError('the channel closed before the broker confirmed'));
+        // A broker nack ('message nacked') is not proof that the message is absent (a quorum queue may nack
+        // one it could not confirm in time), and a lost channel proves nothing: both are unknown outcomes,
+        // whose units stay reserved until the drained queue shows whether the orders arrived.
+        else fail(new PublishUnknownError(/nacked/.test(err.message) ? 'the broker nacked the message' : 'the channel closed before the broker confirmed'));
       });
     } catch (err) {
       fail(new PublishRefusedError((err as Error).message));
@@ -196,19 +201,27 @@ export class RabbitOrderQueue implements OrderQueue {
       const pub = await conn.createConfirmChannel();
       pub.on('error', (err) => this.log.warn({ err: err.message }, 'publish channel error'));
       await this.declare(pub);
-      const sub = await conn.createChannel();
-      sub.on('error', (err) => this.log.warn({ err: err.message }, 'consume channel error'));
-      await sub.prefetch(this.options.prefetch ?? 2000);
+      // A publisher-only queue (the main thread when a writer thread consumes) opens no consume channel.
+      const sub = this.consuming ? await this.consumeChannel(conn) : null;
+      // close() was called while this connection was being made: it must not start publishing or consuming.
+      if (this.closing) throw new Error('the queue was closed while connecting');
       this.conn = conn;
       this.pub = pub;
       this.sub = sub;
-      if (this.consuming) await this.subscribe(sub);
+      if (sub) await this.subscribe(sub);
       this.reconnectDelay = 100;
       this.log.info({ queue: this.options.queue }, 'connected to RabbitMQ');
     } catch (err) {
       await conn.close().catch(() => undefined);
       throw err;
     }
+  }
+
+  private async consumeChannel(conn: amqp.ChannelModel): Promise<amqp.Channel> {
+    const sub = await conn.createChannel();
+    sub.on('error', (err) => this.log.warn({ err: err.message }, 'consume channel error'));
+    await sub.prefetch(this.options.prefetch ?? 2000);
+    return sub;
   }
 
   private async subscribe(sub: amqp.Channel): Promise<void> {

@@ -1,6 +1,6 @@
 // Runs the order writer in a worker thread, so that writing orders (amqplib deliveries and acks, TypeORM,
 // mysql2) never waits behind purchase requests, nor they behind it. A writer thread that dies is started
-// again: the broker gives its unsettled messages back to the queue when its connection closes.
+// again, with backoff: the broker gives its unsettled messages back to the queue when its connection closes.
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
@@ -18,12 +18,18 @@ export interface ThreadScript {
 /** The compiled entry next to this file. */
 export const defaultThreadScript: ThreadScript = { filename: path.join(__dirname, 'orderWriterThread.js') };
 
+const FIRST_RESTART_MS = 1000;
+const LAST_RESTART_MS = 30_000;
+
 export class ThreadOrderWriter implements OrderWriter {
   readonly where = 'thread' as const;
   private worker: Worker | null = null;
+  /** The worker has said it is consuming (and has not died or been paused since). */
+  private consuming = false;
   private inHand = false;
   private stopping = false;
   private restartTimer: NodeJS.Timeout | null = null;
+  private restartDelay = FIRST_RESTART_MS;
   private waiters: { type: FromWriter['type']; resolve: () => void; reject: (err: Error) => void }[] = [];
 
   constructor(
@@ -35,38 +41,36 @@ export class ThreadOrderWriter implements OrderWriter {
 
   async start(): Promise<void> {
     this.stopping = false;
+    this.cancelRestart();
     if (this.worker) return this.ask({ type: 'resume' }, 'ready');
-    const starting = this.spawn();
-    const worker = this.worker as Worker | null;
+    const worker = this.spawn();
     try {
-      await starting;
+      await this.wait('ready');
     } catch (err) {
       this.stopping = true; // a writer that cannot start is the app's start failing: no restarts
-      await worker?.terminate();
+      this.cancelRestart();
+      await worker.terminate();
       throw err;
     }
-  }
-
-  private spawn(): Promise<void> {
-    const worker = new Worker(this.script.filename, { workerData: { ...this.script.extra, ...this.settings } });
-    this.worker = worker;
-    worker.on('message', (m: FromWriter) => this.onMessage(m));
-    worker.on('error', (err) => this.log.error({ err }, 'order writer thread failed'));
-    worker.on('exit', (code) => this.onExit(worker, code));
-    return this.wait('ready');
   }
 
   busy(): boolean {
     return this.inHand;
   }
 
+  /** Consuming now; false while it starts, restarts or is paused. */
+  isUp(): boolean {
+    return this.consuming;
+  }
+
+  /** A thread that dies while paused comes back consuming: pausing is for tests and drills. */
   pause(): Promise<void> {
     return this.worker ? this.ask({ type: 'pause' }, 'paused') : Promise.resolve();
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
-    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.cancelRestart();
     const worker = this.worker;
     if (!worker) return;
     const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
@@ -80,8 +84,20 @@ export class ThreadOrderWriter implements OrderWriter {
 
   async kill(): Promise<void> {
     this.stopping = true;
-    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.cancelRestart();
     await this.worker?.terminate();
+  }
+
+  private spawn(): Worker {
+    const worker = new Worker(this.script.filename, { workerData: { ...this.script.extra, ...this.settings } });
+    this.worker = worker;
+    // Only the current worker speaks: a thread being replaced must not touch the busy flag or the waiters.
+    worker.on('message', (m: FromWriter) => {
+      if (this.worker === worker) this.onMessage(m);
+    });
+    worker.on('error', (err) => this.log.error({ err }, 'order writer thread failed'));
+    worker.on('exit', (code) => this.onExit(worker, code));
+    return worker;
   }
 
   private ask(message: ToWriter, answer: FromWriter['type']): Promise<void> {
@@ -94,8 +110,8 @@ export class ThreadOrderWriter implements OrderWriter {
     return new Promise((resolve, reject) => this.waiters.push({ type, resolve, reject }));
   }
 
-  private settleWaiters(type: FromWriter['type'], err?: Error): void {
-    const now = this.waiters.filter((w) => err !== undefined || w.type === type);
+  private settleWaiters(type: FromWriter['type'] | null, err?: Error): void {
+    const now = this.waiters.filter((w) => type === null || w.type === type);
     this.waiters = this.waiters.filter((w) => !now.includes(w));
     for (const w of now) (err ? w.reject(err) : w.resolve());
   }
@@ -111,25 +127,40 @@ export class ThreadOrderWriter implements OrderWriter {
         return;
       case 'fatal':
         this.log.error({ err: m.message }, 'order writer thread could not start');
-        this.settleWaiters(m.type, new Error(`order writer: ${m.message}`));
+        this.settleWaiters(null, new Error(`order writer: ${m.message}`));
         return;
-      default:
-        this.settleWaiters(m.type);
+      case 'ready':
+        this.consuming = true;
+        this.restartDelay = FIRST_RESTART_MS;
+        this.settleWaiters('ready');
+        return;
+      case 'paused':
+        this.consuming = false;
+        this.settleWaiters('paused');
     }
   }
 
   private onExit(worker: Worker, code: number): void {
     if (this.worker !== worker) return;
     this.worker = null;
+    this.consuming = false;
     this.inHand = false;
-    this.settleWaiters('stopped');
-    this.settleWaiters('stopped', new Error(`order writer thread exited (code ${code})`));
+    this.settleWaiters(null, new Error(`order writer thread exited (code ${code})`));
     if (this.stopping) return;
-    this.log.error({ code }, 'order writer thread exited; starting it again in 1 s');
+    const delay = this.restartDelay;
+    this.restartDelay = Math.min(delay * 2, LAST_RESTART_MS);
+    this.log.error({ code, retryInMs: delay }, 'order writer thread exited; starting it again');
     this.restartTimer = setTimeout(() => {
       this.restartTimer = null;
+      if (this.stopping || this.worker) return;
       // A failed restart ends in another exit, which schedules the next try.
-      this.spawn().catch((err: Error) => this.log.error({ err: err.message }, 'order writer thread did not start again'));
-    }, 1000);
+      this.spawn();
+      this.wait('ready').catch((err: Error) => this.log.error({ err: err.message }, 'order writer thread did not start again'));
+    }, delay);
+  }
+
+  private cancelRestart(): void {
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartTimer = null;
   }
 }

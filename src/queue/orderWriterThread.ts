@@ -24,8 +24,7 @@ export type FromWriter =
   | { type: 'fatal'; message: string }
   | { type: 'busy'; busy: boolean }
   | { type: 'settled'; written: string[]; failed: string[] }
-  | { type: 'paused' }
-  | { type: 'stopped' };
+  | { type: 'paused' };
 
 /** What the main thread tells the worker. */
 export type ToWriter = { type: 'pause' } | { type: 'resume' } | { type: 'stop' };
@@ -53,32 +52,34 @@ async function run(settings: WriterSettings, port: NonNullable<typeof parentPort
     }
   };
 
-  port.on('message', (m: ToWriter) => {
-    if (m.type === 'pause') void queue.stopConsuming().then(() => post({ type: 'paused' }));
-    else if (m.type === 'resume') void queue.start(handle).then(() => post({ type: 'ready' }), (err: Error) => post({ type: 'fatal', message: err.message }));
-    else if (m.type === 'stop') {
-      consumer.stop();
-      void queue
-        .close()
-        .then(() => dataSource.destroy())
-        .catch((err: Error) => log.warn({ err: err.message }, 'order writer stopped uncleanly'))
-        .finally(() => {
-          post({ type: 'stopped' });
-          port.close();
-        });
-    }
-  });
+  const fail = async (err: Error) => {
+    post({ type: 'fatal', message: err.message });
+    await shutDown();
+  };
+  const shutDown = async () => {
+    consumer.stop();
+    await queue.close().catch((err: Error) => log.warn({ err: err.message }, 'order writer: queue did not close cleanly'));
+    if (dataSource.isInitialized) await dataSource.destroy().catch(() => undefined);
+    port.close(); // nothing else keeps the thread alive: it exits
+  };
 
-  try {
+  // Requests are handled one after another, and only once the start has settled: a stop or pause sent
+  // while the thread is still connecting must not be undone by the end of its start.
+  let chain = (async () => {
     await dataSource.initialize();
     await queue.start(handle);
     post({ type: 'ready' });
-  } catch (err) {
-    post({ type: 'fatal', message: (err as Error).message });
-    await queue.close().catch(() => undefined);
-    if (dataSource.isInitialized) await dataSource.destroy().catch(() => undefined);
-    port.close();
-  }
+  })().catch(fail);
+  port.on('message', (m: ToWriter) => {
+    chain = chain.then(async () => {
+      if (m.type === 'pause') {
+        await queue.stopConsuming();
+        post({ type: 'paused' });
+      } else if (m.type === 'resume') {
+        await queue.start(handle).then(() => post({ type: 'ready' }), fail);
+      } else await shutDown();
+    }).catch((err: Error) => log.error({ err: err.message, request: m.type }, 'order writer request failed'));
+  });
 }
 
 if (parentPort) void run(workerData as WriterSettings, parentPort);

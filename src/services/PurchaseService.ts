@@ -134,7 +134,13 @@ export class PurchaseService {
       if (pass.reason === 'in_flight') return REFUSALS.IN_FLIGHT;
       return { ...REFUSALS.TOO_FAST, retryAfterSeconds: Math.ceil(pass.retryAfterMs / 1000) };
     }
-    const refused = this.check(a);
+    let refused: Refusal | null;
+    try {
+      refused = this.check(a);
+    } catch (err) {
+      this.gate.leave(a.userId);
+      throw err;
+    }
     if (refused) {
       this.gate.leave(a.userId);
       return refused;

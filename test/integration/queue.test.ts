@@ -96,6 +96,26 @@ describe.each(testBackends())('order queue on $database + $queue', (backend) => 
     }
   });
 
+  it('when the order writer is paused, then /healthz answers 503 naming it, and 200 again once it resumes', async () => {
+    const t = await buildTestApp(backend);
+    const server = await listen(t.app);
+    try {
+      const health = async () => {
+        const r = await fetch(`${server.base}/healthz`);
+        return { status: r.status, writer: ((await r.json()) as { writer: { where: string; up: boolean } }).writer };
+      };
+      const where = backend.queue === 'rabbitmq' && backend.database === 'mysql' ? 'thread' : 'inline';
+      expect(await health()).toEqual({ status: 200, writer: { where, up: true } });
+      await t.c.writer.pause();
+      expect(await health()).toEqual({ status: 503, writer: { where, up: false } });
+      await t.c.writer.start();
+      expect(await health()).toEqual({ status: 200, writer: { where, up: true } });
+    } finally {
+      await server.close();
+      await t.close();
+    }
+  });
+
   it('when one message carries several orders, one already written and one that cannot be, then the good one is written and the message is parked whole', async () => {
     const t = await buildTestApp(backend);
     try {

@@ -1,7 +1,6 @@
 // A publish whose confirm is lost keeps its unit until the queue shows the message never arrived.
 import pino from 'pino';
 import { PublishUnknownError, type OrderQueue } from '../../src/queue/OrderQueue';
-import type { OrderConsumer } from '../../src/queue/OrderConsumer';
 import type { OrderRepository } from '../../src/repositories/OrderRepository';
 import type { SaleRepository } from '../../src/repositories/SaleRepository';
 import type { BlacklistService } from '../../src/services/BlacklistService';
@@ -32,8 +31,8 @@ function setup(writtenIds: Set<string>) {
   const purchases = new PurchaseService(book, new MemoryUserGate(0), blacklist, tickets, queue, tracker, log);
   purchases.open();
   const orders = { findByRequestId: async (id: string) => (writtenIds.has(id) ? { requestId: id } : null) } as unknown as OrderRepository;
-  const consumer = { busy: () => false } as unknown as OrderConsumer;
-  const recovery = new RecoveryService(queue, consumer, {} as SaleRepository, orders, book, blacklist, log);
+  const writer = { busy: () => false };
+  const recovery = new RecoveryService(queue, writer, {} as SaleRepository, orders, book, blacklist, log);
   const attempt = () =>
     purchases.attempt({ saleId: 1, userId: 7, ip: '127.0.0.1', path: tickets.pathFor(1, 7), ticket: tickets.issue(1, 7), now: Date.now() });
   return { book, purchases, recovery, tracker, attempt };
