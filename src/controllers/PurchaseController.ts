@@ -20,16 +20,38 @@ export interface PurchaseGuards {
   clientIp: (req: IncomingMessage) => string;
 }
 
-/** Each code has one message, so its JSON body is built once. */
-const bodies = new Map<string, string>();
-function refusalBody(r: Refusal): string {
-  let body = bodies.get(r.code);
-  if (!body) {
-    body = JSON.stringify({ ok: false, code: r.code, message: r.message });
-    bodies.set(r.code, body);
-  }
-  return body;
+/** A ready answer: its status, its header list and its body, built once and sent as they are. */
+interface Canned {
+  status: number;
+  headers: string[];
+  body: string;
 }
+
+function canned(status: number, body: string, retryAfterSeconds?: number): Canned {
+  const headers = ['Content-Type', 'application/json; charset=utf-8', 'Content-Length', String(Buffer.byteLength(body)), 'Cache-Control', 'no-store'];
+  if (retryAfterSeconds) headers.push('Retry-After', String(Math.max(1, Math.ceil(retryAfterSeconds))));
+  return { status, headers, body };
+}
+
+/** Each refusal (code and Retry-After) has one answer, so refusing builds nothing per request. */
+const refusals = new Map<string, Canned>();
+function refusalAnswer(r: Refusal): Canned {
+  const key = r.retryAfterSeconds ? `${r.code}:${r.retryAfterSeconds}` : r.code;
+  let c = refusals.get(key);
+  if (!c) {
+    c = canned(r.status, JSON.stringify({ ok: false, code: r.code, message: r.message }), r.retryAfterSeconds);
+    // Retry-After takes a bounded set of values (seconds left of a configured window), but stay bounded anyway.
+    if (refusals.size < 1024) refusals.set(key, c);
+  }
+  return c;
+}
+
+const CROSS_SITE = canned(403, '{"ok":false,"code":"CROSS_SITE","message":"Cross-site requests are refused."}');
+const INTERNAL = canned(500, '{"ok":false,"code":"INTERNAL","message":"Something went wrong."}');
+const ACCEPTED_HEAD = '{"ok":true,"code":"ACCEPTED","requestId":"';
+const ACCEPTED_TAIL = '","message":"Order accepted."}';
+/** Request ids are UUIDs, 36 characters: every acceptance has the same length, so the same headers. */
+const ACCEPTED_HEADERS = canned(202, `${ACCEPTED_HEAD}${'0'.repeat(36)}${ACCEPTED_TAIL}`).headers;
 
 export class PurchaseController {
   constructor(
@@ -63,7 +85,7 @@ export class PurchaseController {
     if (!g.perIp.hit(ip, now)) return refuse(res, { ...REFUSALS.IP_RATE_LIMITED, retryAfterSeconds: g.perIp.secondsLeft(now) });
     // A cross-site page cannot set the ticket header without a CORS preflight we never grant; the Origin
     // check refuses the rest.
-    if (!sameOrigin(req)) return send(res, 403, '{"ok":false,"code":"CROSS_SITE","message":"Cross-site requests are refused."}');
+    if (!sameOrigin(req)) return reply(res, CROSS_SITE);
     // After the sell-out nearly every request is this one: answer it before the cookie costs anything.
     if (this.purchases.soldOutNow(saleId, now)) return refuse(res, REFUSALS.SOLD_OUT);
     const cookie = req.headers.cookie;
@@ -86,16 +108,22 @@ export class PurchaseController {
 
 function answer(res: ServerResponse, result: PurchaseResult): void {
   if (result.ok) {
-    return send(res, 202, `{"ok":true,"code":"ACCEPTED","requestId":"${result.requestId}","message":"Order accepted."}`);
+    const body = ACCEPTED_HEAD + result.requestId + ACCEPTED_TAIL;
+    if (result.requestId.length === 36) {
+      res.writeHead(202, ACCEPTED_HEADERS);
+      res.end(body);
+    } else reply(res, canned(202, body));
+    return;
   }
   if (result.requestId) {
-    return send(res, result.status, JSON.stringify({ ok: false, code: result.code, message: result.message, requestId: result.requestId }), result.retryAfterSeconds);
+    const body = JSON.stringify({ ok: false, code: result.code, message: result.message, requestId: result.requestId });
+    return reply(res, canned(result.status, body, result.retryAfterSeconds));
   }
   refuse(res, result);
 }
 
 function fail(res: ServerResponse): void {
-  if (!res.headersSent) send(res, 500, '{"ok":false,"code":"INTERNAL","message":"Something went wrong."}');
+  if (!res.headersSent) reply(res, INTERNAL);
 }
 
 /** Our cookies are base64url and never escaped; a malformed escape is simply no cookie. */
@@ -109,16 +137,10 @@ function cookieValue(raw: string): string | undefined {
 }
 
 function refuse(res: ServerResponse, r: Refusal): void {
-  send(res, r.status, refusalBody(r), r.retryAfterSeconds);
+  reply(res, refusalAnswer(r));
 }
 
-function send(res: ServerResponse, status: number, body: string, retryAfter?: number): void {
-  const headers: Record<string, string | number> = {
-    'Content-Type': 'application/json; charset=utf-8',
-    'Content-Length': Buffer.byteLength(body),
-    'Cache-Control': 'no-store',
-  };
-  if (retryAfter) headers['Retry-After'] = Math.max(1, Math.ceil(retryAfter));
-  res.writeHead(status, headers);
-  res.end(body);
+function reply(res: ServerResponse, c: Canned): void {
+  res.writeHead(c.status, c.headers);
+  res.end(c.body);
 }

@@ -1,6 +1,6 @@
 // Purchase tickets: what a right captcha answer is exchanged for. Signed, so issuing them keeps no state;
 // single-use, so a spent ticket (unique by its random nonce) is remembered until it would have expired.
-import { randomBytes } from 'node:crypto';
+import { KeyObject, randomBytes } from 'node:crypto';
 import { deriveKey, mac, sameBytes } from '../lib/SignedToken';
 
 const BODY = 4 + 4 + 8 + 8; // saleId, userId, expiresAt, nonce
@@ -11,8 +11,8 @@ const PATH = /^[\w-]{16}$/;
 export type TicketCheck = 'ok' | 'invalid' | 'expired' | 'used';
 
 export class TicketService {
-  private readonly ticketKey: Buffer;
-  private readonly pathKey: Buffer;
+  private readonly ticketKey: KeyObject;
+  private readonly pathKey: KeyObject;
   private readonly used = new Map<string, number>();
   private sweptAt = 0;
 

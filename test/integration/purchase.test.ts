@@ -205,6 +205,33 @@ describe.each(testBackends())('purchase funnel on $database + $queue', (backend)
       expect(foreign.body.ticket).toBeUndefined();
     });
 
+    it('when the route answers, then each answer has a JSON type, its exact length and no-store', async () => {
+      const saleId = await createSale(t.c, { stock: 1 });
+      const [a, b] = await createShoppers(t.c, 2);
+      const send = async (s: typeof a) => {
+        const res = await fetch(`${server.base}/api/sales/${saleId}/buy/${t.c.services.tickets.pathFor(saleId, s.id)}`, {
+          method: 'POST',
+          headers: { Cookie: s.cookie, 'X-Purchase-Ticket': t.c.services.tickets.issue(saleId, s.id) },
+        });
+        const text = await res.text();
+        return { res, text, body: JSON.parse(text) as { code: string; requestId?: string } };
+      };
+
+      const accepted = await send(a);
+      const soldOut = await send(b);
+      await waitForOrders(t.c);
+
+      expect([accepted.res.status, accepted.body.code]).toEqual([202, 'ACCEPTED']);
+      expect(accepted.body.requestId).toMatch(/^[0-9a-f-]{36}$/);
+      expect([soldOut.res.status, soldOut.body.code]).toEqual([410, 'SOLD_OUT']);
+      for (const { res, text } of [accepted, soldOut]) {
+        expect(res.headers.get('content-type')).toBe('application/json; charset=utf-8');
+        expect(Number(res.headers.get('content-length'))).toBe(Buffer.byteLength(text));
+        expect(res.headers.get('cache-control')).toBe('no-store');
+        expect(res.headers.get('retry-after')).toBeNull();
+      }
+    });
+
     it('when the sale has not started, then the secret path is not handed out', async () => {
       const saleId = await createSale(t.c, { stock: 5, startsInMs: 60_000 });
       const [a] = await createShoppers(t.c, 1);
