@@ -24,8 +24,10 @@ export interface RabbitOptions {
   batchWaitMs?: number;
   deliveryLimit?: number;
   /**
-   * Most orders one message carries. Small enough that a turn's orders go out as several messages whose
-   * confirms arrive one after another, rather than all purchases waiting on one confirm.
+   * Most orders one message carries (default 64). Large enough that the broker's per-message work (a quorum
+   * queue's log entry, delivery, ack, confirm) is shared by many orders: measured on RabbitMQ 3.10, broker
+   * CPU per order was ~9.5 µs at 16 a message, ~4 µs at 64, ~2.5 µs at 256. Small enough that a busy turn
+   * sends several messages, so the first confirms are on their way while the turn is still being served.
    */
   ordersPerMessage?: number;
   /** How long start() keeps trying to reach the broker. */
@@ -96,7 +98,7 @@ export class RabbitOrderQueue implements OrderQueue {
     if (!this.pub) return Promise.reject(new PublishRefusedError('not connected to the broker'));
     return new Promise<void>((resolve, reject) => {
       this.outbox.push({ message, resolve, reject });
-      if (this.outbox.length >= (this.options.ordersPerMessage ?? 16)) this.sendOutbox();
+      if (this.outbox.length >= (this.options.ordersPerMessage ?? 64)) this.sendOutbox();
       else if (!this.outboxScheduled) {
         this.outboxScheduled = true;
         setImmediate(this.flushOutbox);

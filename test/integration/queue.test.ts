@@ -199,16 +199,16 @@ const rabbit = process.env.TEST_AMQP_URL;
   it('when many orders are published in one turn, then they travel as a few messages and each is confirmed', async () => {
     const t = await buildTestApp({ queue: 'rabbitmq' });
     try {
-      const saleId = await createSale(t.c, { stock: 100 });
-      const shoppers = await createShoppers(t.c, 40);
+      const saleId = await createSale(t.c, { stock: 200 });
+      const shoppers = await createShoppers(t.c, 150);
       await t.c.writer.pause();
       await Promise.all(
         shoppers.map((s, i) => t.c.queue.publish({ requestId: `turn-aaaa-${String(i).padStart(4, '0')}`, saleId, userId: s.id, at: Date.now() })),
       );
-      expect(await t.c.queue.depth()).toBe(3); // 16 + 16 + 8
+      expect(await t.c.queue.depth()).toBe(3); // 64 + 64 + 22
 
       await t.c.writer.start();
-      await eventually(async () => (await t.c.repos.orders.countBySale(saleId)) === 40);
+      await eventually(async () => (await t.c.repos.orders.countBySale(saleId)) === 150);
       expect(await t.c.queue.deadLetterDepth()).toBe(0);
     } finally {
       await t.close();
