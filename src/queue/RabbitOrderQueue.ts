@@ -25,9 +25,9 @@ export interface RabbitOptions {
   deliveryLimit?: number;
   /**
    * Most orders one message carries (default 64). Large enough that the broker's per-message work (a quorum
-   * queue's log entry, delivery, ack, confirm) is shared by many orders: measured on RabbitMQ 3.10, broker
-   * CPU per order was ~9.5 µs at 16 a message, ~4 µs at 64, ~2.5 µs at 256. Small enough that a busy turn
-   * sends several messages, so the first confirms are on their way while the turn is still being served.
+   * queue's log entry, delivery, ack, confirm) is shared by many orders: `npm run bench:broker` on RabbitMQ
+   * 3.10 measured ~13 µs of broker CPU per order at 16 a message, ~7 at 64, ~5 at 256. Small enough that a
+   * busy turn sends several messages, so the first confirms are on their way while the turn is still served.
    */
   ordersPerMessage?: number;
   /** How long start() keeps trying to reach the broker. */
