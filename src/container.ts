@@ -1,4 +1,5 @@
 // Composition root: the one place that builds repositories, services and controllers and wires them.
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import pino, { Logger } from 'pino';
 import proxyAddr from 'proxy-addr';
@@ -8,7 +9,8 @@ import type { Config } from './config/loadConfig';
 import { AdminController } from './controllers/AdminController';
 import { HealthController } from './controllers/HealthController';
 import { OrderController } from './controllers/OrderController';
-import { PurchaseController } from './controllers/PurchaseController';
+import { PurchaseController, PurchaseGuards } from './controllers/PurchaseController';
+import { PurchaseRehearsal, RehearsalResult } from './controllers/PurchaseRehearsal';
 import { SaleController } from './controllers/SaleController';
 import { UserController } from './controllers/UserController';
 import { CookieCipher } from './lib/CookieCipher';
@@ -115,8 +117,48 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
     }),
   };
 
+  /**
+   * A scratch copy of the purchase path for the rehearsal before opening: the same classes as the real one,
+   * with their own key, sale book, gate, blacklist, tracker and queue (on RabbitMQ a queue of its own, removed
+   * afterwards), and guards that never refuse.
+   */
+  function scratchShop() {
+    const key = randomBytes(16);
+    const scratchBook = new SaleBook(new MemoryInventory());
+    const scratchTickets = new TicketService(key);
+    const scratchAccounts = new AccountService(repos.users, new CookieCipher([key]), config.sessionTtlMs);
+    const scratchQueue = config.amqpUrl
+      ? new RabbitOrderQueue({ url: config.amqpUrl, queue: `${config.queueName}.rehearsal`, startTimeoutMs: 0 }, log)
+      : new MemoryOrderQueue();
+    const scratchPurchases = new PurchaseService(
+      scratchBook,
+      new MemoryUserGate(config.purchase.userIntervalMs),
+      new BlacklistService(repos.blacklist),
+      scratchTickets,
+      scratchQueue,
+      new OrderTracker(),
+      log,
+    );
+    const guards: PurchaseGuards = {
+      // Large enough never to refuse, small enough to be the same kind of number as the real limits.
+      bucket: new TokenBucket(1_000_000, 1_000_000),
+      perIp: new FixedWindowCounter(1_000_000_000, config.purchase.ipWindowMs),
+      overloaded: new LagMonitor(config.purchase.lagThresholdMs).overloaded,
+      clientIp: clientIpFunction(false),
+    };
+    return {
+      controller: new PurchaseController(scratchPurchases, scratchAccounts, guards),
+      purchases: scratchPurchases,
+      accounts: scratchAccounts,
+      tickets: scratchTickets,
+      book: scratchBook,
+      queue: scratchQueue,
+    };
+  }
+
   let started = false;
   let reconciler: NodeJS.Timeout | null = null;
+  let rehearsal: RehearsalResult | null = null;
 
   /** Database, migrations, first admin, demo data, queue; then drain, rebuild and open the sales. */
   async function start(): Promise<void> {
@@ -136,6 +178,8 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
     log.info({ writer: writer.where }, writer.where === 'thread' ? 'orders are written by a worker thread' : 'orders are written in the main thread');
     await recovery.drain();
     await recovery.rebuild();
+    // Real purchases meanwhile hear STARTING, as during the drain.
+    rehearsal = await new PurchaseRehearsal(scratchShop(), log).run(config.purchase.rehearsalRequests);
     lag.start();
     purchases.open();
     started = true;
@@ -156,7 +200,10 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
     if (dataSource.isInitialized) await dataSource.destroy();
   }
 
-  return { config, log, dataSource, queue, repos, services, controllers, writer, lag, start, stop };
+  /** What the rehearsal before opening did; null when it was off or skipped. */
+  const rehearsed = () => rehearsal;
+
+  return { config, log, dataSource, queue, repos, services, controllers, writer, lag, start, stop, rehearsed };
 }
 
 /** Like Express's req.ip under the same TRUST_PROXY setting; with no proxy trusted, just the socket's peer. */

@@ -50,7 +50,7 @@ const GUARD_DEFAULTS: Record<string, string> = {
   PURCHASE_BUCKET_CAPACITY: '4000',
 };
 /** Passed through to the app when set in the bench's environment; the app's defaults otherwise. */
-const PASS_THROUGH = ['USER_INTERVAL_MS', 'LAG_THRESHOLD_MS', 'SESSION_TTL_HOURS', 'TRUST_PROXY', 'ORDER_WRITER'];
+const PASS_THROUGH = ['USER_INTERVAL_MS', 'LAG_THRESHOLD_MS', 'SESSION_TTL_HOURS', 'TRUST_PROXY', 'ORDER_WRITER', 'REHEARSAL_REQUESTS'];
 
 export interface BenchOptions {
   stock: number;
@@ -465,7 +465,7 @@ export async function bench(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.
         connections: o.connections,
         threads: o.threads,
         duration: o.duration,
-        ...(o.url ? { guards: 'as configured on the running app' } : { ...guards, USER_INTERVAL_MS: guards.USER_INTERVAL_MS ?? 'app default (10000)' }),
+        ...(o.url ? { guards: 'as configured on the running app' } : { ...guards, USER_INTERVAL_MS: guards.USER_INTERVAL_MS ?? 'app default (10000)', REHEARSAL_REQUESTS: guards.REHEARSAL_REQUESTS ?? 'app default (2000 in production)' }),
         url: o.url ? o.url : 'started by the bench',
         warmup:
           o.warmupS > 0

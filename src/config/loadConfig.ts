@@ -27,6 +27,8 @@ export interface Config {
     ipLimit: number;
     ipWindowMs: number;
     lagThresholdMs: number;
+    /** Requests of the rehearsal run on a scratch copy of the purchase path before the sales open; 0: none. */
+    rehearsalRequests: number;
   };
   pages: { bucketPerSecond: number; bucketCapacity: number };
 }
@@ -77,6 +79,7 @@ const schema = z.object({
   IP_LIMIT: int(600, 1),
   IP_WINDOW_MS: int(60000, 1),
   LAG_THRESHOLD_MS: int(200, 1),
+  REHEARSAL_REQUESTS: z.coerce.number().int().min(0).max(100_000).optional(),
 });
 
 function parseCookieKeys(raw: string | undefined, problems: string[]): Buffer[] {
@@ -155,6 +158,8 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv): Config {
       ipLimit: e.IP_LIMIT,
       ipWindowMs: e.IP_WINDOW_MS,
       lagThresholdMs: e.LAG_THRESHOLD_MS,
+      // On by default where the first sale's speed matters; tests and development start without the wait.
+      rehearsalRequests: e.REHEARSAL_REQUESTS ?? (e.NODE_ENV === 'production' ? 2000 : 0),
     }),
     pages: Object.freeze({ bucketPerSecond: e.PAGE_BUCKET_PER_SECOND, bucketCapacity: e.PAGE_BUCKET_CAPACITY }),
   });

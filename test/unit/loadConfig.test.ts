@@ -32,7 +32,7 @@ describe('loadConfig', () => {
         logLevel: 'info',
         demo: true,
         admin: DEMO_ADMIN,
-        purchase: { bucketPerSecond: 1000, bucketCapacity: 1000, userIntervalMs: 10_000, ipLimit: 600, ipWindowMs: 60_000, lagThresholdMs: 200 },
+        purchase: { bucketPerSecond: 1000, bucketCapacity: 1000, userIntervalMs: 10_000, ipLimit: 600, ipWindowMs: 60_000, lagThresholdMs: 200, rehearsalRequests: 0 },
         pages: { bucketPerSecond: 1000, bucketCapacity: 10_000 },
       });
       expect(c.cookieKeys).toHaveLength(1);
@@ -190,6 +190,25 @@ describe('loadConfig', () => {
 
     it.each(['postgres://db/shop', 'sqlite:', 'mysql://', 'shop.sqlite', 'MYSQL://u@h/db'])('when DATABASE_URL is %p, then it is refused', (raw) => {
       expect(problemsOf({ DATABASE_URL: raw })).toEqual(['DATABASE_URL: must be mysql://user:pass@host:port/db or sqlite:path']);
+    });
+  });
+
+  describe('REHEARSAL_REQUESTS', () => {
+    const key = Buffer.alloc(16, 1).toString('base64');
+
+    it('when unset, then production rehearses 2000 requests before opening and other modes none', () => {
+      expect(loadConfig({ NODE_ENV: 'production', COOKIE_KEYS: key }).purchase.rehearsalRequests).toBe(2000);
+      expect(loadConfig({}).purchase.rehearsalRequests).toBe(0);
+      expect(loadConfig({ NODE_ENV: 'test' }).purchase.rehearsalRequests).toBe(0);
+    });
+
+    it('when set, then it is used in any mode, 0 turning it off', () => {
+      expect(loadConfig({ NODE_ENV: 'production', COOKIE_KEYS: key, REHEARSAL_REQUESTS: '0' }).purchase.rehearsalRequests).toBe(0);
+      expect(loadConfig({ REHEARSAL_REQUESTS: '300' }).purchase.rehearsalRequests).toBe(300);
+    });
+
+    it('when it is negative, too large or not a number, then it is refused', () => {
+      for (const bad of ['-1', '100001', 'many']) expect(problemsOf({ REHEARSAL_REQUESTS: bad })[0]).toMatch(/^REHEARSAL_REQUESTS: /);
     });
   });
 
