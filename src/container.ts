@@ -124,12 +124,16 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
    */
   function scratchShop() {
     const key = randomBytes(16);
+    const scratchLog = log.child({ rehearsal: true });
     const scratchBook = new SaleBook(new MemoryInventory());
     const scratchTickets = new TicketService(key);
     const scratchAccounts = new AccountService(repos.users, new CookieCipher([key]), config.sessionTtlMs);
-    const scratchQueue = config.amqpUrl
-      ? new RabbitOrderQueue({ url: config.amqpUrl, queue: `${config.queueName}.rehearsal`, startTimeoutMs: 0 }, log)
-      : new MemoryOrderQueue();
+    // A name of this run's own, and queues the broker removes by itself if a killed process leaves them.
+    const scratchName = config.amqpUrl ? `${config.queueName}.rehearsal.${key.subarray(0, 4).toString('hex')}` : null;
+    const scratchQueue =
+      config.amqpUrl && scratchName
+        ? new RabbitOrderQueue({ url: config.amqpUrl, queue: scratchName, expiresMs: 60_000 }, scratchLog)
+        : new MemoryOrderQueue();
     const scratchPurchases = new PurchaseService(
       scratchBook,
       new MemoryUserGate(config.purchase.userIntervalMs),
@@ -137,7 +141,7 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
       scratchTickets,
       scratchQueue,
       new OrderTracker(),
-      log,
+      scratchLog,
     );
     const guards: PurchaseGuards = {
       // Large enough never to refuse, small enough to be the same kind of number as the real limits.
@@ -153,6 +157,7 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
       tickets: scratchTickets,
       book: scratchBook,
       queue: scratchQueue,
+      queueName: scratchName,
     };
   }
 
@@ -178,7 +183,7 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
     log.info({ writer: writer.where }, writer.where === 'thread' ? 'orders are written by a worker thread' : 'orders are written in the main thread');
     await recovery.drain();
     await recovery.rebuild();
-    // Real purchases meanwhile hear STARTING, as during the drain.
+    // The port is not bound until start() returns: real shoppers cannot reach the shop before it opens.
     rehearsal = await new PurchaseRehearsal(scratchShop(), log).run(config.purchase.rehearsalRequests);
     lag.start();
     purchases.open();

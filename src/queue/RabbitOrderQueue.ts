@@ -32,6 +32,8 @@ export interface RabbitOptions {
   ordersPerMessage?: number;
   /** How long start() keeps trying to reach the broker. */
   startTimeoutMs?: number;
+  /** Queues unused this long are removed by the broker (`x-expires`); for scratch queues only. */
+  expiresMs?: number;
 }
 
 export class RabbitOrderQueue implements OrderQueue {
@@ -202,6 +204,7 @@ export class RabbitOrderQueue implements OrderQueue {
     try {
       const pub = await conn.createConfirmChannel();
       pub.on('error', (err) => this.log.warn({ err: err.message }, 'publish channel error'));
+      if (this.closing) throw new Error('the queue was closed while connecting');
       await this.declare(pub);
       // A publisher-only queue (the main thread when a writer thread consumes) opens no consume channel.
       const sub = this.consuming ? await this.consumeChannel(conn) : null;
@@ -234,10 +237,11 @@ export class RabbitOrderQueue implements OrderQueue {
 
   private async declare(ch: amqp.ConfirmChannel): Promise<void> {
     const deadLetter = { 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': this.deadQueue };
-    await ch.assertQueue(this.deadQueue, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+    const expires = this.options.expiresMs ? { 'x-expires': this.options.expiresMs } : {};
+    await ch.assertQueue(this.deadQueue, { durable: true, arguments: { 'x-queue-type': 'quorum', ...expires } });
     await ch.assertQueue(this.options.queue, {
       durable: true,
-      arguments: { 'x-queue-type': 'quorum', 'x-delivery-limit': this.options.deliveryLimit ?? 5, ...deadLetter },
+      arguments: { 'x-queue-type': 'quorum', 'x-delivery-limit': this.options.deliveryLimit ?? 5, ...deadLetter, ...expires },
     });
   }
 

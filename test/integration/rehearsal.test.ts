@@ -16,7 +16,8 @@ describe.each(testBackends())('rehearsal before opening on $database + $queue', 
   it('when the shop starts with a rehearsal, then half its purchases were accepted on scratch state and nothing real changed', async () => {
     t = await buildTestApp({ ...backend, env: { REHEARSAL_REQUESTS: '200' } });
 
-    expect(t.c.rehearsed()).toMatchObject({ requests: 200, accepted: 100 });
+    const rehearsal = t.c.rehearsed();
+    expect(rehearsal).toMatchObject({ requests: 200, accepted: 100 });
     const [{ n }] = (await t.c.dataSource.query('SELECT COUNT(*) AS n FROM orders')) as { n: number | string }[];
     expect(Number(n)).toBe(0);
     expect(t.c.services.book.all()).toEqual([]);
@@ -24,10 +25,11 @@ describe.each(testBackends())('rehearsal before opening on $database + $queue', 
     expect(await t.c.queue.depth()).toBe(0);
     expect(await t.c.queue.deadLetterDepth()).toBe(0);
     if (backend.queue === 'rabbitmq') {
-      // The scratch queue and its dead-letter queue are gone.
+      // The scratch queue (a name of its own next to the real one) and its dead-letter queue are gone.
+      expect(rehearsal!.queue).toMatch(new RegExp(`^${t.env.QUEUE_NAME}\\.rehearsal\\.[0-9a-f]{8}$`));
       const conn = await amqp.connect(t.env.AMQP_URL);
       try {
-        for (const name of [`${t.env.QUEUE_NAME}.rehearsal`, `${t.env.QUEUE_NAME}.rehearsal.dead`]) {
+        for (const name of [rehearsal!.queue!, `${rehearsal!.queue}.dead`]) {
           const ch = await conn.createChannel();
           ch.on('error', () => undefined);
           await expect(ch.checkQueue(name)).rejects.toThrow(/NOT_FOUND/);
