@@ -130,10 +130,9 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
     const scratchAccounts = new AccountService(repos.users, new CookieCipher([key]), config.sessionTtlMs);
     // A name of this run's own, and queues the broker removes by itself if a killed process leaves them.
     const scratchName = config.amqpUrl ? `${config.queueName}.rehearsal.${key.subarray(0, 4).toString('hex')}` : null;
-    const scratchQueue =
-      config.amqpUrl && scratchName
-        ? new RabbitOrderQueue({ url: config.amqpUrl, queue: scratchName, expiresMs: 60_000 }, scratchLog)
-        : new MemoryOrderQueue();
+    const scratchQueue = config.amqpUrl
+      ? new RabbitOrderQueue({ url: config.amqpUrl, queue: scratchName!, expiresMs: 60_000 }, scratchLog)
+      : new MemoryOrderQueue();
     const scratchPurchases = new PurchaseService(
       scratchBook,
       new MemoryUserGate(config.purchase.userIntervalMs),

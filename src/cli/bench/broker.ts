@@ -7,36 +7,16 @@
 // of up to K orders, and consumes and acks them all; the broker's CPU (every RabbitMQ process, from /proc)
 // and this process's CPU are divided by the orders. Sizes alternate within a round, so that a slower stretch
 // of a shared machine falls on all of them alike. Loopback only; each round is bounded in time.
-import { readdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { redactUrl } from '../../lib/redactUrl';
 import { RabbitOrderQueue } from '../../queue/RabbitOrderQueue';
+import { namedProcessTicks, processTicks, TICK_MS } from './cpu';
 
-const TICK_US = 10_000; // USER_HZ is 100 on Linux
 const BROKER = /^(beam\.smp|erl_child_setup|epmd|inet_gethost)$/;
 const IN_FLIGHT = 256;
 const ROUND_TIMEOUT_MS = 60_000;
-
-function ticks(pid: string): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]);
-}
-
-function brokerTicks(): number {
-  let sum = 0;
-  for (const pid of readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      const comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-      if (BROKER.test(comm)) sum += ticks(pid);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return sum;
-}
+const TICK_US = TICK_MS * 1000;
 
 export interface BrokerCost {
   ordersPerMessage: number;
@@ -60,8 +40,8 @@ async function round(url: string, ordersPerMessage: number, orders: number): Pro
   });
   const timer = setTimeout(() => allConsumed(), ROUND_TIMEOUT_MS);
   try {
-    const broker0 = brokerTicks();
-    const self0 = ticks(String(process.pid));
+    const broker0 = namedProcessTicks(BROKER);
+    const self0 = processTicks('self', false);
     const started = Date.now();
     let next = 0;
     const shopper = async () => {
@@ -78,8 +58,8 @@ async function round(url: string, ordersPerMessage: number, orders: number): Pro
       ordersPerMessage,
       orders,
       ms,
-      brokerUsPerOrder: ((brokerTicks() - broker0) * TICK_US) / orders,
-      clientUsPerOrder: ((ticks(String(process.pid)) - self0) * TICK_US) / orders,
+      brokerUsPerOrder: ((namedProcessTicks(BROKER) - broker0) * TICK_US) / orders,
+      clientUsPerOrder: ((processTicks('self', false) - self0) * TICK_US) / orders,
     };
   } finally {
     clearTimeout(timer);

@@ -4,7 +4,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 
-const TICK_MS = 10; // USER_HZ is 100 on Linux
+export const TICK_MS = 10; // USER_HZ is 100 on Linux
 
 interface Mark {
   at: number;
@@ -33,12 +33,13 @@ export interface CpuUse {
   idle: number;
 }
 
-function backendTicks(): number {
+/** CPU ticks of every process whose name matches, the shared services by default. */
+export function namedProcessTicks(names: RegExp = BACKENDS): number {
   let sum = 0;
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     try {
-      if (BACKENDS.test(readFileSync(`/proc/${name}/comm`, 'utf8').trim())) sum += processTicks(Number(name), false);
+      if (names.test(readFileSync(`/proc/${name}/comm`, 'utf8').trim())) sum += processTicks(Number(name), false);
     } catch {
       // gone already
     }
@@ -52,7 +53,7 @@ function machineBusy(): number {
   return f[0] + f[1] + f[2] + f[5] + f[6];
 }
 
-function processTicks(pid: number | 'self', children: boolean): number {
+export function processTicks(pid: number | 'self', children: boolean): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the ")" that closes the command name: state is field 3; utime 14, stime 15, cutime 16, cstime 17.
@@ -70,7 +71,7 @@ export function markCpu(targetPid?: number): Mark {
     machineBusy: machineBusy(),
     self: processTicks('self', true),
     target: targetPid ? processTicks(targetPid, false) : 0,
-    backends: backendTicks(),
+    backends: namedProcessTicks(),
   };
 }
 
