@@ -25,7 +25,7 @@ import { SaleRepository } from '../repositories/SaleRepository';
 import { AuditReport, AuditService } from '../services/AuditService';
 import { formatAudit } from './audit';
 import { cpuBetween, CpuUse, markCpu, waitQuiet } from './bench/cpu';
-import { createSale, createShoppers, tokenMakers, writeShopperFile } from './bench/prepare';
+import { createSale, createShoppers, tokenMakers, writeShopperFiles } from './bench/prepare';
 import { Child, freePort, sleep, startChild, waitFor } from './bench/processes';
 import { formatSummary, summariseFile } from './bench/profile';
 import { readIds, runWrk, WRK, WrkResult } from './bench/wrk';
@@ -292,14 +292,14 @@ export async function bench(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.
     const issuedAt = Date.now();
     const cookies = userIds.map((id) => accounts.issueSession(id, issuedAt));
     const dataFile = path.join(runDir, 'shoppers.tsv');
-    await writeShopperFile(dataFile, saleId, userIds, cookies, tickets, o.tickets);
+    await writeShopperFiles(dataFile, o.threads, saleId, userIds, cookies, tickets, o.tickets);
     let warmup: { saleId: number; dataFile: string } | null = null;
     if (o.warmupS > 0) {
       // Opens long after the run: every attempt is NOT_STARTED, answered before the per-shopper interval
       // is taken, so the measured sale is not slowed by it.
       const warmSale = await createSale(ds, `${runId}-presale`, o.stock, validMs, validMs);
       warmup = { saleId: warmSale, dataFile: path.join(runDir, 'shoppers-presale.tsv') };
-      await writeShopperFile(warmup.dataFile, warmSale, userIds, cookies, tickets, o.tickets);
+      await writeShopperFiles(warmup.dataFile, o.threads, warmSale, userIds, cookies, tickets, o.tickets);
     }
     say(`prepared sale ${saleId} (${fmt(stockAtStart)} left) and ${fmt(o.users)} shoppers with cookies and ${o.tickets} tickets each in ${fmt((Date.now() - t) / 1000, 1)} s`);
 

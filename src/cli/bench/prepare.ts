@@ -32,27 +32,32 @@ export async function createSale(ds: DataSource, runId: string, stock: number, o
   return new SaleRepository(ds).create({ productId, stock, priceCents: 19900, startsAt: new Date(now + startsInMs), endsAt: new Date(now + Math.max(openMs, startsInMs + 1000)) });
 }
 
-/** Writes one line per shopper: `<purchase url path>\t<sid cookie>\t<ticket>...`. */
 /**
- * One line per shopper: purchase path, login cookie, tickets. `cookies[i]` is shopper i's login cookie: the
- * same one in every file, as a shopper keeps one cookie from the pre-sale to the sale.
+ * One line per shopper: purchase path, login cookie, tickets; `cookies[i]` is shopper i's login cookie (the
+ * same one in every file, as a shopper keeps one cookie from the pre-sale to the sale). Shoppers are dealt to
+ * `threads` files, `<file>.1` to `<file>.<threads>`, one per wrk thread, so that each thread reads only its
+ * own share: wrk initialises its threads one after another, so a thread's set-up is time the others wait.
  */
-export async function writeShopperFile(
+export async function writeShopperFiles(
   file: string,
+  threads: number,
   saleId: number,
   userIds: number[],
   cookies: string[],
   tickets: TicketService,
   ticketsPerShopper: number,
 ): Promise<void> {
-  const out = createWriteStream(file);
+  const outs = Array.from({ length: threads }, (_, k) => createWriteStream(`${file}.${k + 1}`));
   const now = Date.now();
   for (const [i, userId] of userIds.entries()) {
     const fields = [`/api/sales/${saleId}/buy/${tickets.pathFor(saleId, userId)}`, cookies[i]];
     for (let k = 0; k < ticketsPerShopper; k += 1) fields.push(tickets.issue(saleId, userId, now));
+    const out = outs[i % threads];
     if (!out.write(`${fields.join('\t')}\n`)) await new Promise<void>((r) => out.once('drain', () => r()));
   }
-  await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+  await Promise.all(
+    outs.map((out) => new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())))),
+  );
 }
 
 /** The app's own token makers, on the app's key; `validMs` also sets the tickets' lifetime (the app's is 2 min). */

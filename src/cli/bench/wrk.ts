@@ -1,5 +1,5 @@
 // Runs wrk with the bench's Lua script and reads back what the script recorded.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { startChild } from './processes';
 
@@ -32,6 +32,7 @@ export interface WrkRun {
   durationS: number;
   timeoutS: number;
   script: string;
+  /** The shopper files' common name: wrk thread k reads `<dataFile>.<k>` (see writeShopperFiles). */
   dataFile: string;
   tickets: number;
   /** Where the result JSON, the accepted ids and the log go. */
@@ -43,6 +44,8 @@ export const WRK = '/usr/bin/wrk';
 
 export async function runWrk(run: WrkRun): Promise<WrkResult> {
   const out = path.join(run.dir, `${run.name}.wrk.json`);
+  // The script's start barrier: no thread may find another's mark from an earlier run in this directory.
+  for (let k = 1; k <= run.threads; k += 1) rmSync(path.join(run.dir, `started-${k}`), { force: true });
   const child = startChild(
     WRK,
     [
