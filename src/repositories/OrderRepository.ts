@@ -164,6 +164,21 @@ export class OrderRepository {
     return this.repo.countBy({ saleId });
   }
 
+  /**
+   * The sale's orders with an id above `afterId`, and the highest such id (or `afterId` when there are
+   * none): a watcher that polls often counts only what is new, by primary key, instead of the whole sale.
+   */
+  async countBySaleAfter(saleId: number, afterId: number): Promise<{ count: number; lastId: number }> {
+    const row = (await this.repo
+      .createQueryBuilder('o')
+      .select('COUNT(*)', 'count')
+      .addSelect('MAX(o.id)', 'lastId')
+      .where('o.id > :afterId AND o.saleId = :saleId', { afterId, saleId })
+      .getRawOne()) as { count: string | number; lastId: string | number | null } | undefined;
+    const count = Number(row?.count ?? 0);
+    return { count, lastId: count > 0 && row?.lastId != null ? Number(row.lastId) : afterId };
+  }
+
   async usersWithMoreThanOneOrder(saleId: number): Promise<number[]> {
     const rows = (await this.repo
       .createQueryBuilder('o')

@@ -57,4 +57,22 @@ describe.each(testDatabases())('OrderRepository.writeBatch on %s', (database) =>
     expect(await t.c.repos.orders.countBySale(saleId)).toBe(0);
     expect((await t.c.repos.sales.findById(saleId))!.remaining).toBe(1);
   });
+
+  it('when orders are counted after an id, then only the newer orders of that sale count and the last id moves on', async () => {
+    const saleId = await createSale(t.c, { stock: 5 });
+    const otherSale = await createSale(t.c, { stock: 5 });
+    const [a, b, c] = await createShoppers(t.c, 3);
+    const empty = await t.c.repos.orders.countBySaleAfter(saleId, 0);
+    expect(empty).toEqual({ count: 0, lastId: 0 });
+
+    await t.c.repos.orders.writeBatch([order(`c1-${saleId}`, saleId, a.id)]);
+    const first = await t.c.repos.orders.countBySaleAfter(saleId, 0);
+    expect(first.count).toBe(1);
+    await t.c.repos.orders.writeBatch([order(`c2-${saleId}`, saleId, b.id), order(`c3-${otherSale}`, otherSale, c.id)]);
+
+    const next = await t.c.repos.orders.countBySaleAfter(saleId, first.lastId);
+    expect(next.count).toBe(1);
+    expect(next.lastId).toBeGreaterThan(first.lastId);
+    expect(await t.c.repos.orders.countBySaleAfter(saleId, next.lastId)).toEqual({ count: 0, lastId: next.lastId });
+  });
 });
