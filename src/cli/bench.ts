@@ -266,6 +266,7 @@ export async function bench(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.
 
   let ds: DataSource | null = null;
   let app: Child | null = null;
+  let monitor: Monitor | null = null;
   try {
     const what = o.url ? `sale ${o.sale} of the app at ${o.url}` : `${fmt(o.stock)} stock`;
     say(`bench ${runId}: ${what}, ${fmt(o.users)} shoppers, wrk -t${o.threads} -c${o.connections} -d${o.duration}s`);
@@ -377,6 +378,13 @@ export async function bench(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.
     if (!state || state.phase !== 'live') {
       throw new Error(`sale ${saleId} is not live on ${baseUrl} (${state ? `phase ${state.phase}` : 'not found'})`);
     }
+    // Watchers: orders in the database (for drainMs), units left in the app (for progress and a cross-check).
+    // They start before the pre-sale: their requests to the app's pages are the page traffic a shop has
+    // all along, and starting them at the opening would make the opening the first moment the app serves
+    // pages next to purchases (V8 then recompiles the HTTP code it had specialised to purchases alone).
+    const watch = new Monitor(orders, saleId, baseUrl, runDir, o.threads);
+    monitor = watch;
+    watch.start();
 
     let warmupAudit: AuditReport | null = null;
     let presses = 0;
@@ -401,12 +409,10 @@ export async function bench(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.
       await sleep(1500);
     }
     await quiet(app?.proc.pid);
-    // Watchers: orders in the database (for drainMs), units left in the app (for progress and a cross-check).
-    const monitor = new Monitor(orders, saleId, baseUrl, runDir, o.threads);
-    monitor.start();
+    watch.startedAt = Date.now();
     const progress = setInterval(() => {
-      const m = monitor.latest();
-      say(`  ${fmt((Date.now() - monitor.startedAt) / 1000, 0).padStart(4)} s  accepted ${fmt(m.accepted).padStart(9)}  orders in db ${fmt(m.orders - ordersBefore).padStart(9)}  left ${m.left === null ? '?' : fmt(m.left)}`);
+      const m = watch.latest();
+      say(`  ${fmt((Date.now() - watch.startedAt) / 1000, 0).padStart(4)} s  accepted ${fmt(m.accepted).padStart(9)}  orders in db ${fmt(m.orders - ordersBefore).padStart(9)}  left ${m.left === null ? '?' : fmt(m.left)}`);
     }, 1000);
     say(`purchase: ${baseUrl}/api/sales/${saleId}/buy/<path>, ${o.duration} s ...`);
     let run: WrkResult;
@@ -426,9 +432,9 @@ export async function bench(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.
     // Wait (bounded) until every accepted request is an order row.
     const target = ordersBefore + acceptedIds.length;
     t = Date.now();
-    while (monitor.latest().orders < target && Date.now() - t < 60_000) await sleep(50);
-    await monitor.stop();
-    if (monitor.latest().orders < target) say(`  not drained: ${fmt(monitor.latest().orders - ordersBefore)} of ${fmt(acceptedIds.length)} accepted are orders after 60 s`);
+    while (watch.latest().orders < target && Date.now() - t < 60_000) await sleep(50);
+    await watch.stop();
+    if (watch.latest().orders < target) say(`  not drained: ${fmt(watch.latest().orders - ordersBefore)} of ${fmt(acceptedIds.length)} accepted are orders after 60 s`);
 
     let profile: string | undefined;
     if (app) {
@@ -455,7 +461,7 @@ export async function bench(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.
       acceptedIds,
       uncertainIds,
       stockAtStart,
-      drain: monitor.samples,
+      drain: watch.samples,
       ordersBefore,
       audit,
       saleId,
@@ -475,7 +481,7 @@ export async function bench(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.
       runDir,
       profile,
       cpu: { purchase: purchaseCpu, baseline: baselineCpu },
-      soldOutPolledAt: monitor.soldOutAt,
+      soldOutPolledAt: watch.soldOutAt,
       commit: sourceVersion(root),
     });
     if (warmupAudit && !warmupAudit.ok) {
@@ -495,12 +501,17 @@ export async function bench(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.
     return 2;
   } finally {
     clearTimeout(watchdog);
+    await monitor?.stop();
     if (app) await app.stop(5000);
     if (ds?.isInitialized) await ds.destroy().catch(() => undefined);
     if (amqpUrl && !o.url) await dropQueues(amqpUrl, queueName).catch((e) => say(`bench: could not delete queue ${queueName}: ${(e as Error).message}`));
     if (tmp && !o.keep) rmSync(tmp, { recursive: true, force: true });
     else if (tmp) say(`kept the embedded database: ${tmp}`);
-    if (!o.keep) for (const f of ['shoppers.tsv', 'shoppers-presale.tsv']) rmSync(path.join(runDir, f), { force: true });
+    if (!o.keep) {
+      for (const f of ['shoppers.tsv', 'shoppers-presale.tsv']) {
+        for (let k = 1; k <= o.threads; k += 1) rmSync(path.join(runDir, `${f}.${k}`), { force: true });
+      }
+    }
   }
 }
 

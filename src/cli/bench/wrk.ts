@@ -45,7 +45,10 @@ export const WRK = '/usr/bin/wrk';
 export async function runWrk(run: WrkRun): Promise<WrkResult> {
   const out = path.join(run.dir, `${run.name}.wrk.json`);
   // The script's start barrier: no thread may find another's mark from an earlier run in this directory.
-  for (let k = 1; k <= run.threads; k += 1) rmSync(path.join(run.dir, `started-${k}`), { force: true });
+  const clearMarks = () => {
+    for (let k = 1; k <= run.threads; k += 1) rmSync(path.join(run.dir, `started-${k}`), { force: true });
+  };
+  clearMarks();
   const child = startChild(
     WRK,
     [
@@ -75,6 +78,7 @@ export async function runWrk(run: WrkRun): Promise<WrkResult> {
   const bound = setTimeout(() => child.proc.kill('SIGKILL'), (run.durationS + 60) * 1000);
   const code = await child.exited;
   clearTimeout(bound);
+  clearMarks();
   if (code !== 0 || !existsSync(out)) {
     throw new Error(`wrk (${run.name}) failed with ${code}; see ${path.join(run.dir, `${run.name}.wrk.log`)}`);
   }
