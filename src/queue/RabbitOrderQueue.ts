@@ -58,10 +58,28 @@ export class RabbitOrderQueue implements OrderQueue {
   private writing = false;
   private connecting: Promise<void> | null = null;
 
+  /**
+   * Every option with its default filled in, in one fixed order: the publish path reads them on every
+   * order, and options objects of different shapes (the shop's queue, the rehearsal's) would make V8 drop
+   * the machine code it compiled for one when it meets the other.
+   */
+  private readonly options: Required<RabbitOptions>;
+
   constructor(
-    private readonly options: RabbitOptions,
+    options: RabbitOptions,
     private readonly log: Logger,
   ) {
+    this.options = {
+      url: options.url,
+      queue: options.queue,
+      prefetch: options.prefetch ?? 2000,
+      batchSize: options.batchSize ?? 1000,
+      batchWaitMs: options.batchWaitMs ?? 2,
+      deliveryLimit: options.deliveryLimit ?? 5,
+      ordersPerMessage: options.ordersPerMessage ?? 64,
+      startTimeoutMs: options.startTimeoutMs ?? 30_000,
+      expiresMs: options.expiresMs ?? 0,
+    };
     this.deadQueue = `${options.queue}.dead`;
   }
 
@@ -76,7 +94,7 @@ export class RabbitOrderQueue implements OrderQueue {
       return this.subscribe(this.sub);
     }
     // A broker that comes up a little after the app (compose, restarts) is waited for, within reason.
-    const deadline = Date.now() + (this.options.startTimeoutMs ?? 30_000);
+    const deadline = Date.now() + this.options.startTimeoutMs;
     for (let delay = 200; ; delay = Math.min(delay * 2, 3000)) {
       try {
         return await this.connect();
@@ -100,7 +118,7 @@ export class RabbitOrderQueue implements OrderQueue {
     if (!this.pub) return Promise.reject(new PublishRefusedError('not connected to the broker'));
     return new Promise<void>((resolve, reject) => {
       this.outbox.push({ message, resolve, reject });
-      if (this.outbox.length >= (this.options.ordersPerMessage ?? 64)) this.sendOutbox();
+      if (this.outbox.length >= this.options.ordersPerMessage) this.sendOutbox();
       else if (!this.outboxScheduled) {
         this.outboxScheduled = true;
         setImmediate(this.flushOutbox);
@@ -225,7 +243,7 @@ export class RabbitOrderQueue implements OrderQueue {
   private async consumeChannel(conn: amqp.ChannelModel): Promise<amqp.Channel> {
     const sub = await conn.createChannel();
     sub.on('error', (err) => this.log.warn({ err: err.message }, 'consume channel error'));
-    await sub.prefetch(this.options.prefetch ?? 2000);
+    await sub.prefetch(this.options.prefetch);
     return sub;
   }
 
@@ -241,7 +259,7 @@ export class RabbitOrderQueue implements OrderQueue {
     await ch.assertQueue(this.deadQueue, { durable: true, arguments: { 'x-queue-type': 'quorum', ...expires } });
     await ch.assertQueue(this.options.queue, {
       durable: true,
-      arguments: { 'x-queue-type': 'quorum', 'x-delivery-limit': this.options.deliveryLimit ?? 5, ...deadLetter, ...expires },
+      arguments: { 'x-queue-type': 'quorum', 'x-delivery-limit': this.options.deliveryLimit, ...deadLetter, ...expires },
     });
   }
 
@@ -272,7 +290,7 @@ export class RabbitOrderQueue implements OrderQueue {
 
   private onMessage(ch: amqp.Channel, msg: amqp.ConsumeMessage): void {
     this.pending.push(splitMessage(msg.content.toString('utf8'), (verdict) => this.settle(ch, msg, verdict)));
-    if (!this.writing) this.flushTimer ??= setTimeout(() => this.flushNow(), this.options.batchWaitMs ?? 2);
+    if (!this.writing) this.flushTimer ??= setTimeout(() => this.flushNow(), this.options.batchWaitMs);
   }
 
   /**
@@ -283,7 +301,7 @@ export class RabbitOrderQueue implements OrderQueue {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = null;
     if (this.writing || this.pending.length === 0 || !this.sub) return;
-    const limit = this.options.batchSize ?? 1000;
+    const limit = this.options.batchSize;
     const batch: Delivery[] = [];
     let taken = 0;
     while (taken < this.pending.length && batch.length < limit) batch.push(...this.pending[taken++]);
