@@ -120,7 +120,10 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
   /**
    * A scratch copy of the purchase path for the rehearsal before opening: the same classes as the real one,
    * with their own key, sale book, gate, blacklist, tracker and queue (on RabbitMQ a queue of its own, removed
-   * afterwards), and guards that never refuse.
+   * afterwards), and guards that never refuse but for the real overload guard (an event loop too far behind
+   * sheds rehearsal requests as it would real ones). Functions the route calls are the real ones where they
+   * hold no state of their own, and every object is of the same shape as its real twin, so that V8 does not
+   * throw away at the opening what it compiled here.
    */
   function scratchShop() {
     const key = randomBytes(16);
@@ -146,7 +149,9 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
       // Large enough never to refuse, small enough to be the same kind of number as the real limits.
       bucket: new TokenBucket(1_000_000, 1_000_000),
       perIp: new FixedWindowCounter(1_000_000_000, config.purchase.ipWindowMs),
-      overloaded: new LagMonitor(config.purchase.lagThresholdMs).overloaded,
+      // The real overload guard itself, running since before the rehearsal: the same function the real
+      // route calls, so the code compiled here is the code the opening runs.
+      overloaded: lag.overloaded,
       clientIp: clientIpFunction(false),
     };
     return {
@@ -183,8 +188,8 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
     await recovery.drain();
     await recovery.rebuild();
     // The port is not bound until start() returns: real shoppers cannot reach the shop before it opens.
-    rehearsal = await new PurchaseRehearsal(scratchShop(), log).run(config.purchase.rehearsalRequests);
     lag.start();
+    rehearsal = await new PurchaseRehearsal(scratchShop(), log).run(config.purchase.rehearsalRequests);
     purchases.open();
     started = true;
     reconciler = setInterval(() => {
@@ -211,8 +216,11 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
 }
 
 /** Like Express's req.ip under the same TRUST_PROXY setting; with no proxy trusted, just the socket's peer. */
+/** The peer's address; one function for every caller, so the purchase route meets one call target. */
+const socketAddress = (req: IncomingMessage): string => req.socket.remoteAddress ?? '';
+
 function clientIpFunction(trust: boolean | number): (req: IncomingMessage) => string {
-  if (trust === false) return (req) => req.socket.remoteAddress ?? '';
+  if (trust === false) return socketAddress;
   const trusted = trust === true ? () => true : (_addr: string, i: number) => i < trust;
   return (req) => proxyAddr(req, trusted);
 }

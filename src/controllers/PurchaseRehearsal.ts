@@ -114,8 +114,12 @@ export class PurchaseRehearsal {
     const shopper = async () => {
       while (next < requests) {
         const userId = ++next;
+        // A real shopper's login cookie has been opened before the purchase (the sale page, the captcha):
+        // opened here too, so that the purchase finds it in the cache, as a real one does.
+        const sid = accounts.issueSession(userId);
+        accounts.userIdFromSession(sid);
         const status = await post(agent, port, `/api/sales/${SALE_ID}/buy/${tickets.pathFor(SALE_ID, userId)}`, {
-          Cookie: `sid=${accounts.issueSession(userId)}`,
+          Cookie: `sid=${sid}`,
           'X-Purchase-Ticket': tickets.issue(SALE_ID, userId),
         });
         if (status === 202) accepted += 1;

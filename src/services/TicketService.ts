@@ -14,7 +14,8 @@ export class TicketService {
   private readonly ticketKey: KeyObject;
   private readonly pathKey: KeyObject;
   private readonly used = new Map<string, number>();
-  private sweptAt = 0;
+  /** A double from the start, like the timestamps it will hold (see MemoryUserGate.sweptAt). */
+  private sweptAt = -Infinity;
 
   constructor(
     masterKey: Buffer,
