@@ -471,7 +471,7 @@ export async function bench(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.
         connections: o.connections,
         threads: o.threads,
         duration: o.duration,
-        ...(o.url ? { guards: 'as configured on the running app' } : { ...guards, USER_INTERVAL_MS: guards.USER_INTERVAL_MS ?? 'app default (10000)', REHEARSAL_REQUESTS: guards.REHEARSAL_REQUESTS ?? 'app default (2000 in production)' }),
+        ...(o.url ? { guards: 'as configured on the running app' } : { ...guards, USER_INTERVAL_MS: guards.USER_INTERVAL_MS ?? 'app default (10000)', REHEARSAL_REQUESTS: guards.REHEARSAL_REQUESTS ?? 'app default (10000 in production)' }),
         url: o.url ? o.url : 'started by the bench',
         warmup:
           o.warmupS > 0

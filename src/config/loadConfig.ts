@@ -159,7 +159,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv): Config {
       ipWindowMs: e.IP_WINDOW_MS,
       lagThresholdMs: e.LAG_THRESHOLD_MS,
       // On by default where the first sale's speed matters; tests and development start without the wait.
-      rehearsalRequests: e.REHEARSAL_REQUESTS ?? (e.NODE_ENV === 'production' ? 2000 : 0),
+      rehearsalRequests: e.REHEARSAL_REQUESTS ?? (e.NODE_ENV === 'production' ? 10_000 : 0),
     }),
     pages: Object.freeze({ bucketPerSecond: e.PAGE_BUCKET_PER_SECOND, bucketCapacity: e.PAGE_BUCKET_CAPACITY }),
   });

@@ -197,7 +197,7 @@ describe('loadConfig', () => {
     const key = Buffer.alloc(16, 1).toString('base64');
 
     it('when unset, then production rehearses 2000 requests before opening and other modes none', () => {
-      expect(loadConfig({ NODE_ENV: 'production', COOKIE_KEYS: key }).purchase.rehearsalRequests).toBe(2000);
+      expect(loadConfig({ NODE_ENV: 'production', COOKIE_KEYS: key }).purchase.rehearsalRequests).toBe(10_000);
       expect(loadConfig({}).purchase.rehearsalRequests).toBe(0);
       expect(loadConfig({ NODE_ENV: 'test' }).purchase.rehearsalRequests).toBe(0);
     });
