@@ -215,10 +215,10 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
   return { config, log, dataSource, queue, repos, services, controllers, writer, lag, start, stop, rehearsed };
 }
 
-/** Like Express's req.ip under the same TRUST_PROXY setting; with no proxy trusted, just the socket's peer. */
 /** The peer's address; one function for every caller, so the purchase route meets one call target. */
 const socketAddress = (req: IncomingMessage): string => req.socket.remoteAddress ?? '';
 
+/** Like Express's req.ip under the same TRUST_PROXY setting; with no proxy trusted, just the socket's peer. */
 function clientIpFunction(trust: boolean | number): (req: IncomingMessage) => string {
   if (trust === false) return socketAddress;
   const trusted = trust === true ? () => true : (_addr: string, i: number) => i < trust;

@@ -32,7 +32,7 @@ export interface RabbitOptions {
   ordersPerMessage?: number;
   /** How long start() keeps trying to reach the broker. */
   startTimeoutMs?: number;
-  /** Queues unused this long are removed by the broker (`x-expires`); for scratch queues only. */
+  /** Queues unused this long are removed by the broker (`x-expires`); for scratch queues only. 0, the default: never. */
   expiresMs?: number;
 }
 
