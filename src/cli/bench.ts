@@ -501,7 +501,8 @@ export async function bench(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.
     return 2;
   } finally {
     clearTimeout(watchdog);
-    await monitor?.stop();
+    // Bounded: a watcher stuck on a database that stopped answering must not hold the exit.
+    if (monitor) await Promise.race([monitor.stop(), sleep(5000)]);
     if (app) await app.stop(5000);
     if (ds?.isInitialized) await ds.destroy().catch(() => undefined);
     if (amqpUrl && !o.url) await dropQueues(amqpUrl, queueName).catch((e) => say(`bench: could not delete queue ${queueName}: ${(e as Error).message}`));
