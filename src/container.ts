@@ -23,6 +23,7 @@ import type { OrderQueue } from './queue/OrderQueue';
 import { InlineOrderWriter, OrderWriter } from './queue/OrderWriter';
 import { RabbitOrderQueue } from './queue/RabbitOrderQueue';
 import { ThreadOrderWriter, ThreadScript } from './queue/ThreadOrderWriter';
+import { DEFAULT_HOLD, WriterHold } from './queue/WriterHold';
 import { BlacklistRepository } from './repositories/BlacklistRepository';
 import { HealthRepository } from './repositories/HealthRepository';
 import { OrderRepository } from './repositories/OrderRepository';
@@ -89,15 +90,26 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
     tracker,
     log,
   );
+  const hold = { ...DEFAULT_HOLD, maxMs: config.writerHoldMs };
   const writer: OrderWriter =
     config.orderWriter === 'thread' && config.amqpUrl && !overrides.queue
       ? new ThreadOrderWriter(
-          { database: config.database, amqpUrl: config.amqpUrl, queueName: config.queueName, logLevel: config.logLevel },
+          {
+            database: config.database,
+            amqpUrl: config.amqpUrl,
+            queueName: config.queueName,
+            logLevel: config.logLevel,
+            pace: tracker.pace.buffer,
+            hold,
+          },
           tracker,
           log,
           overrides.writerScript,
         )
-      : new InlineOrderWriter(queue, new OrderConsumer(repos.orders, tracker, () => repos.health.ping(), log));
+      : new InlineOrderWriter(
+          queue,
+          new OrderConsumer(repos.orders, tracker, () => repos.health.ping(), log, new WriterHold(tracker.pace, hold)),
+        );
   const recovery = new RecoveryService(queue, writer, repos.sales, repos.orders, book, blacklist, log);
   const lag = new LagMonitor(config.purchase.lagThresholdMs);
 

@@ -50,7 +50,7 @@ const GUARD_DEFAULTS: Record<string, string> = {
   PURCHASE_BUCKET_CAPACITY: '4000',
 };
 /** Passed through to the app when set in the bench's environment; the app's defaults otherwise. */
-const PASS_THROUGH = ['USER_INTERVAL_MS', 'LAG_THRESHOLD_MS', 'SESSION_TTL_HOURS', 'TRUST_PROXY', 'ORDER_WRITER', 'REHEARSAL_REQUESTS'];
+const PASS_THROUGH = ['USER_INTERVAL_MS', 'LAG_THRESHOLD_MS', 'SESSION_TTL_HOURS', 'TRUST_PROXY', 'ORDER_WRITER', 'WRITER_HOLD_MS', 'REHEARSAL_REQUESTS'];
 
 export interface BenchOptions {
   stock: number;

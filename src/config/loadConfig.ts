@@ -13,6 +13,8 @@ export interface Config {
   queueName: string;
   /** Where queued orders are written: a worker thread (RabbitMQ + MySQL only) or the request thread. */
   orderWriter: 'thread' | 'inline';
+  /** The longest the order writer holds back while orders pour in (WriterHold); 0: it never does. */
+  writerHoldMs: number;
   cookieKeys: Buffer[];
   cookieKeysGenerated: boolean;
   sessionTtlMs: number;
@@ -61,6 +63,7 @@ const schema = z.object({
     .refine((v) => v === undefined || v === '' || /^amqps?:\/\/.+/.test(v), { message: 'must be amqp://...' }),
   QUEUE_NAME: z.string().regex(/^[\w.-]+$/, 'letters, digits, dot, dash and underscore only').default('flash-sale.orders'),
   ORDER_WRITER: z.enum(['thread', 'inline']).optional(),
+  WRITER_HOLD_MS: int(1000).pipe(z.number().max(10_000)),
   COOKIE_KEYS: z.string().optional(),
   SESSION_TTL_HOURS: int(24, 1),
   TRUST_PROXY: z
@@ -139,6 +142,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv): Config {
     amqpUrl: e.AMQP_URL ? e.AMQP_URL : null,
     queueName: e.QUEUE_NAME,
     orderWriter: e.ORDER_WRITER ?? (threadable ? 'thread' : 'inline'),
+    writerHoldMs: e.WRITER_HOLD_MS,
     cookieKeys: cookieKeys.length > 0 ? cookieKeys : [randomBytes(16)],
     cookieKeysGenerated: cookieKeys.length === 0,
     sessionTtlMs: e.SESSION_TTL_HOURS * 3600_000,

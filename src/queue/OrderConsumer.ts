@@ -1,9 +1,11 @@
 // Writes queued orders to the database in batches; acks only after the commit. A database outage
-// pauses the consumer (messages stay unacked) instead of burning their delivery attempts.
+// pauses the consumer (messages stay unacked) instead of burning their delivery attempts. While a sale is
+// at its peak it first holds back (WriterHold), so that the purchase path has the machine.
 import type { Logger } from 'pino';
 import { OrderRepository, StockExhaustedError } from '../repositories/OrderRepository';
 import type { OrderTracker } from '../services/OrderTracker';
 import type { Delivery } from './OrderQueue';
+import type { WriterHold } from './WriterHold';
 
 export class OrderConsumer {
   private stopped = false;
@@ -14,6 +16,7 @@ export class OrderConsumer {
     private readonly tracker: Pick<OrderTracker, 'forget' | 'failed'>,
     private readonly databaseUp: () => Promise<boolean>,
     private readonly log: Logger,
+    private readonly hold: Pick<WriterHold, 'wait'> | null = null,
   ) {}
 
   /** Batches in hand right now; zero means every delivered message has been settled. */
@@ -36,7 +39,9 @@ export class OrderConsumer {
           d.deadLetter();
         }
       }
-      if (valid.length > 0) await this.write(valid);
+      if (valid.length === 0) return;
+      if (this.hold) await this.hold.wait(() => this.stopped);
+      await this.write(valid);
     } finally {
       this.inFlight -= 1;
     }

@@ -6,16 +6,21 @@ import { parentPort, workerData } from 'node:worker_threads';
 import pino from 'pino';
 import { createDataSource } from '../../ormconfig';
 import type { DatabaseConfig } from '../config/loadConfig';
+import { PurchasePace } from '../lib/PurchasePace';
 import { HealthRepository } from '../repositories/HealthRepository';
 import { OrderRepository } from '../repositories/OrderRepository';
 import { OrderConsumer } from './OrderConsumer';
 import { RabbitOrderQueue } from './RabbitOrderQueue';
+import { HoldSettings, WriterHold } from './WriterHold';
 
 export interface WriterSettings {
   database: DatabaseConfig;
   amqpUrl: string;
   queueName: string;
   logLevel: string;
+  /** The main thread's PurchasePace, shared. */
+  pace: SharedArrayBuffer;
+  hold: HoldSettings;
 }
 
 /** What the worker tells the main thread. */
@@ -39,7 +44,8 @@ async function run(settings: WriterSettings, port: NonNullable<typeof parentPort
   let written: string[] = [];
   let failed: string[] = [];
   const tracker = { forget: (id: string) => void written.push(id), failed: (id: string) => void failed.push(id) };
-  const consumer = new OrderConsumer(new OrderRepository(dataSource), tracker, () => health.ping(), log);
+  const hold = new WriterHold(new PurchasePace(settings.pace), settings.hold);
+  const consumer = new OrderConsumer(new OrderRepository(dataSource), tracker, () => health.ping(), log, hold);
   const handle = async (batch: Parameters<typeof consumer.handle>[0]) => {
     post({ type: 'busy', busy: true });
     try {

@@ -1,4 +1,7 @@
-// What the process knows of requests it accepted but has not yet seen written: pending or failed.
+// What the process knows of requests it accepted but has not yet seen written: pending or failed; and the
+// pace at which it accepts them (read by the order writer, see WriterHold).
+import { PurchasePace } from '../lib/PurchasePace';
+
 export type TrackedState = 'pending' | 'failed';
 
 interface Tracked {
@@ -11,8 +14,11 @@ interface Tracked {
 export class OrderTracker {
   private readonly requests = new Map<string, Tracked>();
 
+  constructor(readonly pace: PurchasePace = new PurchasePace()) {}
+
   accepted(requestId: string, saleId: number, userId: number, at: number): void {
     this.requests.set(requestId, { userId, saleId, state: 'pending', at });
+    this.pace.taken(at);
   }
 
   /** The order row exists now (the database is the record from here on), or the request never left. */

@@ -196,7 +196,7 @@ describe('loadConfig', () => {
   describe('REHEARSAL_REQUESTS', () => {
     const key = Buffer.alloc(16, 1).toString('base64');
 
-    it('when unset, then production rehearses 2000 requests before opening and other modes none', () => {
+    it('when unset, then production rehearses 10,000 requests before opening and other modes none', () => {
       expect(loadConfig({ NODE_ENV: 'production', COOKIE_KEYS: key }).purchase.rehearsalRequests).toBe(10_000);
       expect(loadConfig({}).purchase.rehearsalRequests).toBe(0);
       expect(loadConfig({ NODE_ENV: 'test' }).purchase.rehearsalRequests).toBe(0);
@@ -232,6 +232,18 @@ describe('loadConfig', () => {
         'ORDER_WRITER: thread needs AMQP_URL and a mysql:// DATABASE_URL (use inline otherwise)',
       ]);
       expect(problemsOf({ ORDER_WRITER: 'threads' })[0]).toMatch(/^ORDER_WRITER: /);
+    });
+  });
+
+  describe('WRITER_HOLD_MS', () => {
+    it('when unset, then the writer holds back at most a second per peak; 0 turns the hold off', () => {
+      expect(loadConfig({}).writerHoldMs).toBe(1000);
+      expect(loadConfig({ WRITER_HOLD_MS: '0' }).writerHoldMs).toBe(0);
+      expect(loadConfig({ WRITER_HOLD_MS: '250' }).writerHoldMs).toBe(250);
+    });
+
+    it('when it is negative, above 10 s or not a number, then it is refused', () => {
+      for (const bad of ['-1', '10001', 'soon']) expect(problemsOf({ WRITER_HOLD_MS: bad })[0]).toMatch(/^WRITER_HOLD_MS: /);
     });
   });
 
