@@ -116,6 +116,40 @@ describe.each(testBackends())('order queue on $database + $queue', (backend) => 
     }
   });
 
+  it.each([
+    { hold: '10000', during: 'none' },
+    { hold: '0', during: 'all' },
+  ])('when orders pour in and WRITER_HOLD_MS is $hold, then $during of them are written during the peak, and all after it', async ({ hold, during }) => {
+    const t = await buildTestApp({ ...backend, env: { WRITER_HOLD_MS: hold } });
+    try {
+      const saleId = await createSale(t.c, { stock: 40 });
+      const shoppers = await createShoppers(t.c, 40);
+      // A sale at its peak, as the writer sees it: 10,000 orders a second accepted by the main thread.
+      // As in the funnel, orders are counted as accepted before they are published.
+      const pace = t.c.services.tracker.pace;
+      const accept = () => {
+        for (let i = 0; i < 50; i++) pace.taken(Date.now());
+      };
+      accept();
+      const peak = setInterval(accept, 5);
+      try {
+        await Promise.all(
+          shoppers.map((s, i) => t.c.queue.publish({ requestId: `peak-aaaa-${String(i).padStart(4, '0')}`, saleId, userId: s.id, at: Date.now() })),
+        );
+        if (during === 'none') {
+          await new Promise((r) => setTimeout(r, 1500));
+          expect(await t.c.repos.orders.countBySale(saleId)).toBe(0);
+        } else await eventually(async () => (await t.c.repos.orders.countBySale(saleId)) === 40);
+      } finally {
+        clearInterval(peak);
+      }
+      await eventually(async () => (await t.c.repos.orders.countBySale(saleId)) === 40, 5000);
+      expect((await t.c.repos.sales.findById(saleId))!.remaining).toBe(0);
+    } finally {
+      await t.close();
+    }
+  });
+
   it('when one message carries several orders, one already written and one that cannot be, then the good one is written and the message is parked whole', async () => {
     const t = await buildTestApp(backend);
     try {
