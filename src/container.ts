@@ -23,7 +23,7 @@ import type { OrderQueue } from './queue/OrderQueue';
 import { InlineOrderWriter, OrderWriter } from './queue/OrderWriter';
 import { RabbitOrderQueue } from './queue/RabbitOrderQueue';
 import { ThreadOrderWriter, ThreadScript } from './queue/ThreadOrderWriter';
-import { DEFAULT_HOLD, WriterHold } from './queue/WriterHold';
+import { DEFAULT_HOLD, HoldSettings, WriterHold } from './queue/WriterHold';
 import { BlacklistRepository } from './repositories/BlacklistRepository';
 import { HealthRepository } from './repositories/HealthRepository';
 import { OrderRepository } from './repositories/OrderRepository';
@@ -50,6 +50,8 @@ export interface Overrides {
   dataSource?: DataSource;
   /** The order writer thread's entry (tests run it from TypeScript). */
   writerScript?: ThreadScript;
+  /** The writer's hold beyond WRITER_HOLD_MS (tests widen its window). */
+  writerHold?: Partial<HoldSettings>;
 }
 
 export type Container = ReturnType<typeof buildContainer>;
@@ -90,7 +92,8 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
     tracker,
     log,
   );
-  const hold = { ...DEFAULT_HOLD, maxMs: config.writerHoldMs };
+  // Only a broker's queue holds orders safely while the writer waits: the in-process one loses them in a crash.
+  const hold = { ...DEFAULT_HOLD, maxMs: queue.kind === 'rabbitmq' ? config.writerHoldMs : 0, ...overrides.writerHold };
   const writer: OrderWriter =
     config.orderWriter === 'thread' && config.amqpUrl && !overrides.queue
       ? new ThreadOrderWriter(

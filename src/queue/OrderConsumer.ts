@@ -10,13 +10,15 @@ import type { WriterHold } from './WriterHold';
 export class OrderConsumer {
   private stopped = false;
   private inFlight = 0;
+  /** Bumped by release(): batches waiting on the hold when it changes go on at once. */
+  private releases = 0;
 
   constructor(
     private readonly orders: OrderRepository,
     private readonly tracker: Pick<OrderTracker, 'forget' | 'failed'>,
     private readonly databaseUp: () => Promise<boolean>,
     private readonly log: Logger,
-    private readonly hold: Pick<WriterHold, 'wait'> | null = null,
+    private readonly hold: Pick<WriterHold, 'start' | 'stop' | 'wait'> | null = null,
   ) {}
 
   /** Batches in hand right now; zero means every delivered message has been settled. */
@@ -24,8 +26,20 @@ export class OrderConsumer {
     return this.inFlight > 0;
   }
 
+  /** Starts watching the pace of purchases (for the hold); idempotent. */
+  start(): void {
+    this.hold?.start();
+  }
+
+  /** The batch in hand is written without waiting out the hold (a pause or stop lets it finish now). */
+  release(): void {
+    this.releases += 1;
+  }
+
   stop(): void {
     this.stopped = true;
+    this.release();
+    this.hold?.stop();
   }
 
   readonly handle = async (batch: Delivery[]): Promise<void> => {
@@ -40,7 +54,8 @@ export class OrderConsumer {
         }
       }
       if (valid.length === 0) return;
-      if (this.hold) await this.hold.wait(() => this.stopped);
+      const releases = this.releases;
+      if (this.hold) await this.hold.wait(() => this.releases !== releases);
       await this.write(valid);
     } finally {
       this.inFlight -= 1;

@@ -11,7 +11,7 @@ export interface OrderWriter {
   busy(): boolean;
   /** Connected and taking orders off the queue (false while it starts, restarts or is paused). */
   isUp(): boolean;
-  /** Stops taking orders and lets the batch in hand finish; start() resumes. For tests and drills. */
+  /** Stops taking orders and lets the batch in hand finish (without waiting out a hold); start() resumes. For tests and drills. */
   pause(): Promise<void>;
   /** Stops for good: the batch in hand finishes, unsettled messages go back to the queue. */
   stop(): Promise<void>;
@@ -32,6 +32,7 @@ export class InlineOrderWriter implements OrderWriter {
   ) {}
 
   async start(): Promise<void> {
+    this.consumer.start();
     await this.queue.start(this.consumer.handle);
     this.paused = false;
   }
@@ -46,6 +47,7 @@ export class InlineOrderWriter implements OrderWriter {
 
   pause(): Promise<void> {
     this.paused = true;
+    this.consumer.release();
     return this.queue.stopConsuming();
   }
 

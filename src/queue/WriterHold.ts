@@ -1,16 +1,17 @@
 // Peak shaving for the order writer. Every accepted order is in the broker, confirmed, before its 202, so
-// the database row may come a moment later; while purchases pour in, the writer's work (deliveries, SQL,
-// the database server itself) would take CPU from the purchase path on the same machine. So before a
-// batch the writer waits while orders are being accepted faster than `minPerSecond`, for at most `maxMs`
-// per peak: after that it writes through the rest of the peak, as without a hold, until the pace drops.
+// its database row may come a moment later; while purchases pour in, the writer's work (deliveries, SQL,
+// the database server itself) would take CPU from the purchase path on the same machine. So the writer
+// samples the pace of accepted orders every window, and before a batch it waits while the pace is at or
+// above `minPerSecond`, for at most `maxMs` from the start of the peak: after that it writes through the
+// rest of the peak, as without a hold. A peak ends with the first window below the pace.
 import type { PurchasePace } from '../lib/PurchasePace';
 
 export interface HoldSettings {
   /** The longest the writer holds back in one peak; 0 never holds. */
   maxMs: number;
-  /** How often the pace is read, and how long without an accepted order counts as quiet. */
+  /** How often the pace is sampled, and how often a waiting batch looks again. */
   windowMs: number;
-  /** The pace below which the writer does not hold back. */
+  /** The pace at which a peak begins. */
   minPerSecond: number;
 }
 
@@ -19,34 +20,71 @@ export const DEFAULT_HOLD: HoldSettings = { maxMs: 1000, windowMs: 50, minPerSec
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export class WriterHold {
-  /** When holding started in the current peak; null while the pace is low. */
-  private since: number | null = null;
+  private sampledAt: number;
+  private sampledCount: number;
+  /** When the current peak began; null when the last window was below the pace. */
+  private peakSince: number | null = null;
+  private sampler: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly pace: PurchasePace,
     private readonly settings: HoldSettings = DEFAULT_HOLD,
     private readonly clock: () => number = Date.now,
     private readonly pause: (ms: number) => Promise<void> = sleep,
-  ) {}
+  ) {
+    this.sampledAt = clock();
+    this.sampledCount = pace.count();
+  }
 
-  /** Resolves when the writer may write: the pace is low, this peak's hold is used up, or `stopped()`. */
-  async wait(stopped: () => boolean = () => false): Promise<void> {
-    const { maxMs, windowMs, minPerSecond } = this.settings;
+  /** Starts sampling the pace, one window after another (a timer that keeps no process alive). */
+  start(): void {
+    if (this.settings.maxMs <= 0 || this.sampler) return;
+    this.sample();
+    this.sampler = setInterval(() => this.sample(), this.settings.windowMs);
+    this.sampler.unref();
+  }
+
+  stop(): void {
+    if (this.sampler) clearInterval(this.sampler);
+    this.sampler = null;
+    this.peakSince = null;
+  }
+
+  /** Closes the window that began at the last sample: at or above the pace it starts or continues a peak. */
+  sample(): void {
+    const now = this.clock();
+    const count = this.pace.count();
+    const elapsed = now - this.sampledAt;
+    if (elapsed <= 0) return;
+    const perSecond = (((count - this.sampledCount) | 0) * 1000) / elapsed;
+    if (perSecond >= this.settings.minPerSecond) this.peakSince ??= this.sampledAt;
+    else this.peakSince = null;
+    this.sampledAt = now;
+    this.sampledCount = count;
+  }
+
+  /** Resolves when the writer may write: no peak, this peak's hold used up, or `released()`. */
+  async wait(released: () => boolean = () => false): Promise<void> {
+    const { maxMs, windowMs } = this.settings;
     if (maxMs <= 0) return;
     for (;;) {
-      const now = this.clock();
-      if (now - this.pace.lastAt() > windowMs) {
-        this.since = null;
-        return;
-      }
-      this.since ??= now;
-      if (now - this.since >= maxMs || stopped()) return;
-      const before = this.pace.count();
+      const since = this.peakStart();
+      if (since === null || this.clock() - since >= maxMs || released()) return;
       await this.pause(windowMs);
-      if (((this.pace.count() - before) * 1000) / windowMs < minPerSecond) {
-        this.since = null;
-        return;
-      }
     }
+  }
+
+  /**
+   * The current peak's start. The window still open counts too, once its orders are at the pace over at
+   * least a fifth of a window (so that a lone order is not a peak): the first batch of a peak arrives
+   * within its first window, and waits as well.
+   */
+  private peakStart(): number | null {
+    if (this.peakSince !== null) return this.peakSince;
+    const { minPerSecond, windowMs } = this.settings;
+    const open = this.clock() - this.sampledAt;
+    if (open > 2 * windowMs) return null; // not sampling: no window is open
+    const taken = (this.pace.count() - this.sampledCount) | 0;
+    return taken >= (minPerSecond * Math.max(open, windowMs / 5)) / 1000 ? this.sampledAt : null;
   }
 }

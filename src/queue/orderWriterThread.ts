@@ -73,12 +73,14 @@ async function run(settings: WriterSettings, port: NonNullable<typeof parentPort
   // while the thread is still connecting must not be undone by the end of its start.
   let chain = (async () => {
     await dataSource.initialize();
+    consumer.start();
     await queue.start(handle);
     post({ type: 'ready' });
   })().catch(fail);
   port.on('message', (m: ToWriter) => {
     chain = chain.then(async () => {
       if (m.type === 'pause') {
+        consumer.release();
         await queue.stopConsuming();
         post({ type: 'paused' });
       } else if (m.type === 'resume') {

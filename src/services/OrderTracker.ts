@@ -18,7 +18,7 @@ export class OrderTracker {
 
   accepted(requestId: string, saleId: number, userId: number, at: number): void {
     this.requests.set(requestId, { userId, saleId, state: 'pending', at });
-    this.pace.taken(at);
+    this.pace.taken();
   }
 
   /** The order row exists now (the database is the record from here on), or the request never left. */

@@ -10,6 +10,7 @@ import mysql from 'mysql2/promise';
 import { createApp, RequestHandler } from '../../src/app';
 import { loadConfig } from '../../src/config/loadConfig';
 import { buildContainer, Container } from '../../src/container';
+import type { HoldSettings } from '../../src/queue/WriterHold';
 import { CaptchaGenerator } from '../../src/services/CaptchaService';
 
 export type DatabaseKind = 'sqlite' | 'mysql';
@@ -58,6 +59,8 @@ export interface TestAppOptions {
   queue?: 'memory' | 'rabbitmq';
   env?: Record<string, string>;
   captcha?: CaptchaGenerator;
+  /** The order writer's hold beyond WRITER_HOLD_MS (a wider window, for tests on a busy machine). */
+  writerHold?: Partial<HoldSettings>;
   /** Reuse the database and queue of an earlier app (restart tests). */
   reuse?: TestApp;
 }
@@ -120,7 +123,12 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
   }
   const config = loadConfig(env);
   const queueOverride = options.reuse && !config.amqpUrl ? options.reuse.c.queue : undefined;
-  const c = buildContainer(config, { captchaGenerator: options.captcha ?? fixedCaptcha, queue: queueOverride, writerScript });
+  const c = buildContainer(config, {
+    captchaGenerator: options.captcha ?? fixedCaptcha,
+    queue: queueOverride,
+    writerScript,
+    writerHold: options.writerHold,
+  });
   await c.start();
   const app = createApp(c);
   let stopped = false;
