@@ -25,7 +25,7 @@ import { SaleRepository } from '../repositories/SaleRepository';
 import { AuditReport, AuditService } from '../services/AuditService';
 import { formatAudit } from './audit';
 import { cpuBetween, CpuUse, markCpu, waitQuiet } from './bench/cpu';
-import { createSale, createShoppers, tokenMakers, writeShopperFiles } from './bench/prepare';
+import { createSale, createShoppers, removeRun, tokenMakers, writeShopperFiles } from './bench/prepare';
 import { Child, freePort, sleep, startChild, waitFor } from './bench/processes';
 import { formatSummary, summariseFile } from './bench/profile';
 import { readIds, runWrk, WRK, WrkResult } from './bench/wrk';
@@ -505,6 +505,10 @@ export async function bench(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.
     // Bounded: a watcher stuck on a database that stopped answering must not hold the exit.
     if (monitor) await Promise.race([monitor.stop(), sleep(5000)]);
     if (app) await app.stop(5000);
+    // A database of the operator's keeps nothing of the run (the embedded one is deleted whole below).
+    if (ds?.isInitialized && !tmp && !o.url && !o.keep) {
+      await removeRun(ds, runId).catch((e) => say(`bench: could not remove the run's shoppers and sales: ${(e as Error).message}`));
+    }
     if (ds?.isInitialized) await ds.destroy().catch(() => undefined);
     if (amqpUrl && !o.url) await dropQueues(amqpUrl, queueName).catch((e) => say(`bench: could not delete queue ${queueName}: ${(e as Error).message}`));
     if (tmp && !o.keep) rmSync(tmp, { recursive: true, force: true });
