@@ -268,6 +268,8 @@ export async function bench(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.
   let ds: DataSource | null = null;
   let app: Child | null = null;
   let monitor: Monitor | null = null;
+  /** The run's rows leave the database only after an audit that passed: a failed one is evidence. */
+  let auditPassed = false;
   try {
     const what = o.url ? `sale ${o.sale} of the app at ${o.url}` : `${fmt(o.stock)} stock`;
     say(`bench ${runId}: ${what}, ${fmt(o.users)} shoppers, wrk -t${o.threads} -c${o.connections} -d${o.duration}s`);
@@ -495,6 +497,7 @@ export async function bench(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.
     const json = `${JSON.stringify(result, null, 2)}\n`;
     writeFileSync(path.join(runDir, 'result.json'), json);
     if (o.json) writeFileSync(o.json, json);
+    auditPassed = result.audit.ok;
     return result.audit.ok ? 0 : 1;
   } catch (e) {
     say(`bench: ${(e as Error).message}`);
@@ -505,9 +508,16 @@ export async function bench(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.
     // Bounded: a watcher stuck on a database that stopped answering must not hold the exit.
     if (monitor) await Promise.race([monitor.stop(), sleep(5000)]);
     if (app) await app.stop(5000);
-    // A database of the operator's keeps nothing of the run (the embedded one is deleted whole below).
+    // A database of the operator's keeps nothing of a run that passed its audit (the embedded one is
+    // deleted whole below). Bounded, like the watchers: a database that stopped answering must not hold the exit.
     if (ds?.isInitialized && !tmp && !o.url && !o.keep) {
-      await removeRun(ds, runId).catch((e) => say(`bench: could not remove the run's shoppers and sales: ${(e as Error).message}`));
+      if (auditPassed) {
+        const removed = removeRun(ds, runId).then(
+          () => 'done',
+          (e: Error) => say(`bench: could not remove the run's shoppers and sales: ${e.message}`),
+        );
+        if ((await Promise.race([removed, sleep(30_000).then(() => 'late')])) === 'late') say("bench: removing the run's rows took over 30 s; left as they are");
+      } else say(`bench: the run's shoppers and sales stay in the database for inspection (names with ${runId})`);
     }
     if (ds?.isInitialized) await ds.destroy().catch(() => undefined);
     if (amqpUrl && !o.url) await dropQueues(amqpUrl, queueName).catch((e) => say(`bench: could not delete queue ${queueName}: ${(e as Error).message}`));

@@ -10,8 +10,8 @@ import type { WriterHold } from './WriterHold';
 export class OrderConsumer {
   private stopped = false;
   private inFlight = 0;
-  /** Bumped by release(): batches waiting on the hold when it changes go on at once. */
-  private releases = 0;
+  /** Set by release() (a pause or stop): no batch waits on the hold until start() again. */
+  private released = false;
 
   constructor(
     private readonly orders: OrderRepository,
@@ -28,12 +28,13 @@ export class OrderConsumer {
 
   /** Starts watching the pace of purchases (for the hold); idempotent. */
   start(): void {
+    this.released = false;
     this.hold?.start();
   }
 
-  /** The batch in hand is written without waiting out the hold (a pause or stop lets it finish now). */
+  /** Batches in hand, and those still to come before start(), are written without waiting out the hold. */
   release(): void {
-    this.releases += 1;
+    this.released = true;
   }
 
   stop(): void {
@@ -54,8 +55,7 @@ export class OrderConsumer {
         }
       }
       if (valid.length === 0) return;
-      const releases = this.releases;
-      if (this.hold) await this.hold.wait(() => this.releases !== releases);
+      if (this.hold) await this.hold.wait(() => this.released);
       await this.write(valid);
     } finally {
       this.inFlight -= 1;

@@ -25,11 +25,13 @@ export class WriterHold {
   /** When the current peak began; null when the last window was below the pace. */
   private peakSince: number | null = null;
   private sampler: NodeJS.Timeout | null = null;
+  private stopped = false;
 
   constructor(
     private readonly pace: PurchasePace,
     private readonly settings: HoldSettings = DEFAULT_HOLD,
-    private readonly clock: () => number = Date.now,
+    // Monotonic: a wall clock set back would stretch a hold by as much.
+    private readonly clock: () => number = () => performance.now(),
     private readonly pause: (ms: number) => Promise<void> = sleep,
   ) {
     this.sampledAt = clock();
@@ -38,13 +40,16 @@ export class WriterHold {
 
   /** Starts sampling the pace, one window after another (a timer that keeps no process alive). */
   start(): void {
+    this.stopped = false;
     if (this.settings.maxMs <= 0 || this.sampler) return;
     this.sample();
     this.sampler = setInterval(() => this.sample(), this.settings.windowMs);
     this.sampler.unref();
   }
 
+  /** Stops sampling; waits end, and none begins until start(). */
   stop(): void {
+    this.stopped = true;
     if (this.sampler) clearInterval(this.sampler);
     this.sampler = null;
     this.peakSince = null;
@@ -68,6 +73,7 @@ export class WriterHold {
     const { maxMs, windowMs } = this.settings;
     if (maxMs <= 0) return;
     for (;;) {
+      if (this.stopped) return;
       const since = this.peakStart();
       if (since === null || this.clock() - since >= maxMs || released()) return;
       await this.pause(windowMs);
@@ -83,7 +89,7 @@ export class WriterHold {
     if (this.peakSince !== null) return this.peakSince;
     const { minPerSecond, windowMs } = this.settings;
     const open = this.clock() - this.sampledAt;
-    if (open > 2 * windowMs) return null; // not sampling: no window is open
+    if (open < 0 || (this.sampler === null && open > 2 * windowMs)) return null; // not sampling: no window is open
     const taken = (this.pace.count() - this.sampledCount) | 0;
     return taken >= (minPerSecond * Math.max(open, windowMs / 5)) / 1000 ? this.sampledAt : null;
   }

@@ -84,6 +84,7 @@ async function run(settings: WriterSettings, port: NonNullable<typeof parentPort
         await queue.stopConsuming();
         post({ type: 'paused' });
       } else if (m.type === 'resume') {
+        consumer.start();
         await queue.start(handle).then(() => post({ type: 'ready' }), fail);
       } else await shutDown();
     }).catch((err: Error) => log.error({ err: err.message, request: m.type }, 'order writer request failed'));

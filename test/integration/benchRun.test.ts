@@ -30,6 +30,10 @@ describe.each(testDatabases())('bench run rows on %s', (database) => {
     for (const id of gone.users) expect(await t.c.repos.users.findById(id)).toBeNull();
     expect(await t.c.repos.orders.countBySale(kept.saleId)).toBe(3);
     expect(await t.c.repos.sales.findById(kept.presale)).not.toBeNull();
+    const products = async (runId: string) =>
+      Number((await ds.query('SELECT COUNT(*) AS n FROM products WHERE name LIKE ?', [`Bench phone ${runId}%`]))[0].n);
+    expect(await products(runs[0])).toBe(0);
+    expect(await products(runs[1])).toBe(2);
     for (const id of kept.users) expect(await t.c.repos.users.findById(id)).not.toBeNull();
   });
 });

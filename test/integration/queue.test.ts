@@ -274,10 +274,10 @@ describe('the order writer during a peak of purchases', () => {
 
       it('when WRITER_HOLD_MS is 0, then orders are written during the peak, well within the default hold', async () => {
         const t = await buildTestApp({ database, queue: 'rabbitmq', env: { WRITER_HOLD_MS: '0' }, writerHold: HOLD });
+        const saleId = await createSale(t.c, { stock: 40 });
+        const shoppers = await createShoppers(t.c, 40);
         const peak = await peakOfPurchases(t);
         try {
-          const saleId = await createSale(t.c, { stock: 40 });
-          const shoppers = await createShoppers(t.c, 40);
           await publishOrders(t, saleId, shoppers.map((s) => s.id));
           await eventually(async () => (await written(t, saleId)) === 40, 800);
         } finally {
@@ -286,20 +286,29 @@ describe('the order writer during a peak of purchases', () => {
         }
       });
 
-      it('when the writer is paused during a held peak, then the batch in hand is written at once and the pause returns', async () => {
+      it('when the writer is paused during a held peak, then the batch in hand is written at once, the pause returns, and the rest follows on resume', async () => {
         const t = await buildTestApp({ database, queue: 'rabbitmq', env: { WRITER_HOLD_MS: '10000' }, writerHold: HOLD });
         const peak = await peakOfPurchases(t);
         try {
           const saleId = await createSale(t.c, { stock: 40 });
           const shoppers = await createShoppers(t.c, 40);
-          await publishOrders(t, saleId, shoppers.map((s) => s.id));
+          await publishOrders(t, saleId, shoppers.slice(0, 20).map((s) => s.id));
           await eventually(async () => t.c.writer.busy(), 5000); // the batch is in hand, held
+          // A second message behind it, still to come when the writer is paused.
+          await Promise.all(
+            shoppers.slice(20).map((s, i) => t.c.queue.publish({ requestId: `peak-bbbb-${String(i).padStart(4, '0')}`, saleId, userId: s.id, at: Date.now() })),
+          );
+          await sleep(300);
           expect(await written(t, saleId)).toBe(0);
 
           const started = Date.now();
           await t.c.writer.pause();
           expect(Date.now() - started).toBeLessThan(5000); // not the 10 s hold
-          expect(await written(t, saleId)).toBe(40);
+          expect(await written(t, saleId)).toBe(20); // the batch in hand; the next message waits in the queue
+
+          peak.end();
+          await t.c.writer.start();
+          await eventually(async () => (await written(t, saleId)) === 40, 5000);
         } finally {
           peak.end();
           await t.close();

@@ -38,6 +38,8 @@ export async function createSale(ds: DataSource, runId: string, stock: number, o
  * every later run's writes).
  */
 export async function removeRun(ds: DataSource, runId: string): Promise<void> {
+  // Run ids are a timestamp and hex digits: nothing LIKE would read as a wildcard.
+  if (!/^[0-9A-Za-z-]+$/.test(runId)) throw new Error(`not a bench run id: ${runId}`);
   await ds.transaction(async (m) => {
     const products = `SELECT id FROM products WHERE name = ? OR name = ?`;
     const names = [`Bench phone ${runId}`, `Bench phone ${runId}-presale`];
