@@ -4,6 +4,7 @@
 // samples the pace of accepted orders every window, and before a batch it waits while the pace is at or
 // above `minPerSecond`, for at most `maxMs` from the start of the peak: after that it writes through the
 // rest of the peak, as without a hold. A peak ends with the first window below the pace.
+import { setTimeout as delay } from 'node:timers/promises';
 import type { PurchasePace } from '../lib/PurchasePace';
 
 export interface HoldSettings {
@@ -16,8 +17,6 @@ export interface HoldSettings {
 }
 
 export const DEFAULT_HOLD: HoldSettings = { maxMs: 1000, windowMs: 50, minPerSecond: 1000 };
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export class WriterHold {
   private sampledAt: number;
@@ -32,7 +31,7 @@ export class WriterHold {
     private readonly settings: HoldSettings = DEFAULT_HOLD,
     // Monotonic: a wall clock set back would stretch a hold by as much.
     private readonly clock: () => number = () => performance.now(),
-    private readonly pause: (ms: number) => Promise<void> = sleep,
+    private readonly pause: (ms: number) => Promise<unknown> = delay,
   ) {
     this.sampledAt = clock();
     this.sampledCount = pace.count();
