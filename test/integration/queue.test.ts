@@ -304,7 +304,9 @@ describe('the order writer during a peak of purchases', () => {
           const started = Date.now();
           await t.c.writer.pause();
           expect(Date.now() - started).toBeLessThan(5000); // not the 10 s hold
-          expect(await written(t, saleId)).toBe(20); // the batch in hand; the next message waits in the queue
+          // The batch in hand is written; the message behind it is written too if it was delivered before the
+          // pause (the consumer flushes what it holds), or waits in the queue otherwise.
+          expect(await written(t, saleId)).toBeGreaterThanOrEqual(20);
 
           peak.end();
           await t.c.writer.start();
