@@ -18,12 +18,12 @@ import { FixedWindowCounter } from './lib/FixedWindowCounter';
 import { LagMonitor } from './lib/LagMonitor';
 import { TokenBucket } from './lib/TokenBucket';
 import { MemoryOrderQueue } from './queue/MemoryOrderQueue';
-import { OrderConsumer } from './queue/OrderConsumer';
+import { buildOrderConsumer } from './queue/buildOrderConsumer';
 import type { OrderQueue } from './queue/OrderQueue';
 import { InlineOrderWriter, OrderWriter } from './queue/OrderWriter';
 import { RabbitOrderQueue } from './queue/RabbitOrderQueue';
 import { ThreadOrderWriter, ThreadScript } from './queue/ThreadOrderWriter';
-import { DEFAULT_HOLD, HoldSettings, WriterHold } from './queue/WriterHold';
+import { DEFAULT_HOLD, HoldSettings } from './queue/WriterHold';
 import { BlacklistRepository } from './repositories/BlacklistRepository';
 import { HealthRepository } from './repositories/HealthRepository';
 import { OrderRepository } from './repositories/OrderRepository';
@@ -111,7 +111,7 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
         )
       : new InlineOrderWriter(
           queue,
-          new OrderConsumer(repos.orders, tracker, () => repos.health.ping(), log, new WriterHold(tracker.pace, hold)),
+          buildOrderConsumer({ dataSource, databaseKind: config.database.kind, settled: tracker, pace: tracker.pace, hold, log }),
         );
   const recovery = new RecoveryService(queue, writer, repos.sales, repos.orders, book, blacklist, log);
   const lag = new LagMonitor(config.purchase.lagThresholdMs);

@@ -3,8 +3,8 @@
 // at its peak it first holds back (WriterHold), so that the purchase path has the machine.
 import type { Logger } from 'pino';
 import { OrderRepository, StockExhaustedError } from '../repositories/OrderRepository';
-import type { OrderTracker } from '../services/OrderTracker';
-import type { Delivery } from './OrderQueue';
+import { isForeignKeyViolation } from '../repositories/driverErrors';
+import type { Delivery, SettlementListener } from './OrderQueue';
 import type { WriterHold } from './WriterHold';
 
 export class OrderConsumer {
@@ -15,7 +15,7 @@ export class OrderConsumer {
 
   constructor(
     private readonly orders: OrderRepository,
-    private readonly tracker: Pick<OrderTracker, 'forget' | 'failed'>,
+    private readonly settled: SettlementListener,
     private readonly databaseUp: () => Promise<boolean>,
     private readonly log: Logger,
     private readonly hold: Pick<WriterHold, 'start' | 'stop' | 'wait'> | null = null,
@@ -81,10 +81,10 @@ export class OrderConsumer {
       try {
         await this.commit([d]);
       } catch (err) {
-        const permanent = err instanceof StockExhaustedError || /foreign key|FOREIGN KEY/.test((err as Error).message);
+        const permanent = err instanceof StockExhaustedError || isForeignKeyViolation(err);
         this.log.error({ err: (err as Error).message, message: d.message, permanent }, 'order message failed');
         if (permanent) {
-          this.tracker.failed(d.message!.requestId);
+          this.settled.failed(d.message!.requestId);
           d.deadLetter();
         } else d.retry();
       }
@@ -97,8 +97,8 @@ export class OrderConsumer {
       const requestId = d.message!.requestId;
       if (outcome.get(requestId) === 'conflict') {
         this.log.warn({ message: d.message }, 'shopper already has an order in this sale; request dropped');
-        this.tracker.failed(requestId);
-      } else this.tracker.forget(requestId);
+        this.settled.failed(requestId);
+      } else this.settled.written(requestId);
       d.ack();
     }
   }

@@ -25,6 +25,14 @@ export interface Delivery {
 
 export type BatchHandler = (batch: Delivery[]) => Promise<void>;
 
+/** What the order writer reports back about each order it settled, after the commit. */
+export interface SettlementListener {
+  /** The order row exists (written now, or earlier: a redelivery); the database is the record from here on. */
+  written(requestId: string): void;
+  /** The order will never be written: refused for good, or a second order for the same shopper. */
+  failed(requestId: string): void;
+}
+
 /** Thrown by publish when the broker surely did not take the message (safe to give the unit back). */
 export class PublishRefusedError extends Error {
   readonly definite = true;

@@ -4,7 +4,7 @@
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import type { OrderTracker } from '../services/OrderTracker';
+import type { SettlementListener } from './OrderQueue';
 import type { FromWriter, ToWriter, WriterSettings } from './orderWriterThread';
 import type { OrderWriter } from './OrderWriter';
 
@@ -34,7 +34,7 @@ export class ThreadOrderWriter implements OrderWriter {
 
   constructor(
     private readonly settings: WriterSettings,
-    private readonly tracker: Pick<OrderTracker, 'forget' | 'failed'>,
+    private readonly settled: SettlementListener,
     private readonly log: Logger,
     private readonly script: ThreadScript = defaultThreadScript,
   ) {}
@@ -122,8 +122,8 @@ export class ThreadOrderWriter implements OrderWriter {
         this.inHand = m.busy;
         return;
       case 'settled':
-        for (const id of m.written) this.tracker.forget(id);
-        for (const id of m.failed) this.tracker.failed(id);
+        for (const id of m.written) this.settled.written(id);
+        for (const id of m.failed) this.settled.failed(id);
         return;
       case 'fatal':
         this.log.error({ err: m.message }, 'order writer thread could not start');

@@ -7,11 +7,10 @@ import pino from 'pino';
 import { createDataSource } from '../../ormconfig';
 import type { DatabaseConfig } from '../config/loadConfig';
 import { PurchasePace } from '../lib/PurchasePace';
-import { HealthRepository } from '../repositories/HealthRepository';
-import { OrderRepository } from '../repositories/OrderRepository';
-import { OrderConsumer } from './OrderConsumer';
+import { buildOrderConsumer } from './buildOrderConsumer';
+import type { SettlementListener } from './OrderQueue';
 import { RabbitOrderQueue } from './RabbitOrderQueue';
-import { HoldSettings, WriterHold } from './WriterHold';
+import type { HoldSettings } from './WriterHold';
 
 export interface WriterSettings {
   database: DatabaseConfig;
@@ -39,13 +38,18 @@ async function run(settings: WriterSettings, port: NonNullable<typeof parentPort
   const log = pino({ level: settings.logLevel, base: { thread: 'order-writer' } });
   const dataSource = createDataSource(settings.database);
   const queue = new RabbitOrderQueue({ url: settings.amqpUrl, queue: settings.queueName }, log);
-  const health = new HealthRepository(dataSource, settings.database.kind);
   // The main thread's OrderTracker learns a batch's outcomes in one message, after its commit.
   let written: string[] = [];
   let failed: string[] = [];
-  const tracker = { forget: (id: string) => void written.push(id), failed: (id: string) => void failed.push(id) };
-  const hold = new WriterHold(new PurchasePace(settings.pace), settings.hold);
-  const consumer = new OrderConsumer(new OrderRepository(dataSource), tracker, () => health.ping(), log, hold);
+  const settled: SettlementListener = { written: (id) => void written.push(id), failed: (id) => void failed.push(id) };
+  const consumer = buildOrderConsumer({
+    dataSource,
+    databaseKind: settings.database.kind,
+    settled,
+    pace: new PurchasePace(settings.pace),
+    hold: settings.hold,
+    log,
+  });
   const handle = async (batch: Parameters<typeof consumer.handle>[0]) => {
     post({ type: 'busy', busy: true });
     try {

@@ -1,6 +1,7 @@
 // Orders are written in batches: one transaction inserts many rows and takes their units off the stock.
 import { DataSource, In, QueryRunner, Repository } from 'typeorm';
 import { Order, OrderStatus } from '../models';
+import { isUniqueViolation } from './driverErrors';
 
 export interface NewOrder {
   requestId: string;
@@ -204,13 +205,6 @@ function groupBySale(orders: Iterable<NewOrder>): Map<number, NewOrder[]> {
     else bySale.set(o.saleId, [o]);
   }
   return bySale;
-}
-
-/** MySQL/MariaDB ER_DUP_ENTRY, or SQLite's UNIQUE constraint failure. */
-function isUniqueViolation(err: unknown): boolean {
-  const e = err as { code?: string; driverError?: { code?: string }; message?: string };
-  const code = e.driverError?.code ?? e.code;
-  return code === 'ER_DUP_ENTRY' || code === 'SQLITE_CONSTRAINT_UNIQUE' || /UNIQUE constraint failed|Duplicate entry/.test(e.message ?? '');
 }
 
 /** UTC 'YYYY-MM-DD HH:MM:SS.mmm': what both drivers store for a datetime(3) column. */

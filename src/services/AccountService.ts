@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import { ConflictError } from '../errors';
 import type { CookieCipher } from '../lib/CookieCipher';
 import type { Role } from '../models';
+import { isUniqueViolation } from '../repositories/driverErrors';
 import { UserRecord, UserRepository } from '../repositories/UserRepository';
 
 const scrypt = promisify(scryptCb) as (pw: string, salt: Buffer, len: number, opts: object) => Promise<Buffer>;
@@ -37,7 +38,7 @@ export class AccountService {
       const id = await this.users.create({ userName, nickName, passwordHash, role });
       return { id, userName, nickName, role };
     } catch (err) {
-      if (/unique|duplicate/i.test((err as Error).message)) {
+      if (isUniqueViolation(err)) {
         throw new ConflictError('USER_NAME_TAKEN', 'This user name is taken.', { fields: { userName: 'is taken' } });
       }
       throw err;

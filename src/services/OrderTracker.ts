@@ -1,6 +1,7 @@
 // What the process knows of requests it accepted but has not yet seen written: pending or failed; and the
 // pace at which it accepts them (read by the order writer, see WriterHold).
 import { PurchasePace } from '../lib/PurchasePace';
+import type { SettlementListener } from '../queue/OrderQueue';
 
 export type TrackedState = 'pending' | 'failed';
 
@@ -11,7 +12,7 @@ interface Tracked {
   at: number;
 }
 
-export class OrderTracker {
+export class OrderTracker implements SettlementListener {
   private readonly requests = new Map<string, Tracked>();
 
   constructor(readonly pace: PurchasePace = new PurchasePace()) {}
@@ -21,7 +22,12 @@ export class OrderTracker {
     this.pace.taken();
   }
 
-  /** The order row exists now (the database is the record from here on), or the request never left. */
+  /** The order row exists now: the database is the record from here on. */
+  written(requestId: string): void {
+    this.requests.delete(requestId);
+  }
+
+  /** The request never left the process (its publish surely failed). */
   forget(requestId: string): void {
     this.requests.delete(requestId);
   }

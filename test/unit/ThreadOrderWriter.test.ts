@@ -53,7 +53,7 @@ function rig(fake: string, extra: Record<string, unknown> = {}) {
   const tracker = {
     forgotten: [] as string[],
     failedIds: [] as string[],
-    forget(id: string) {
+    written(id: string) {
       this.forgotten.push(id);
     },
     failed(id: string) {
