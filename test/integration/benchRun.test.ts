@@ -1,5 +1,5 @@
 // The bench's own rows: what it prepares for a run, and that it takes them away again afterwards.
-import { createSale, createShoppers, removeRun } from '../../src/cli/bench/prepare';
+import { createSale, createShoppers, removeRun } from '../../tools/bench/prepare';
 import { buildTestApp, TestApp, testDatabases } from '../helpers/buildTestApp';
 
 describe.each(testDatabases())('bench run rows on %s', (database) => {

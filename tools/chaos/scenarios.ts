@@ -5,9 +5,9 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import mysql from 'mysql2/promise';
 import type { DataSource } from 'typeorm';
-import { createDataSource } from '../../../ormconfig';
-import { loadConfig } from '../../config/loadConfig';
-import { parseOrderBody } from '../../queue/OrderQueue';
+import { createDataSource } from '../../ormconfig';
+import { loadConfig } from '../../src/config/loadConfig';
+import { parseOrderBody } from '../../src/queue/OrderQueue';
 import { createSale, createShoppers, tokenMakers } from '../bench/prepare';
 import { Child, freePort, sleep, startChild, waitFor } from '../bench/processes';
 import {

@@ -17,19 +17,19 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import type { DataSource } from 'typeorm';
-import { createDataSource } from '../../ormconfig';
-import { DatabaseConfig, loadConfig } from '../config/loadConfig';
-import { RabbitOrderQueue } from '../queue/RabbitOrderQueue';
-import { OrderRepository } from '../repositories/OrderRepository';
-import { SaleRepository } from '../repositories/SaleRepository';
-import { AuditReport, AuditService } from '../services/AuditService';
-import { formatAudit } from './audit';
+import { createDataSource } from '../ormconfig';
+import { DatabaseConfig, loadConfig } from '../src/config/loadConfig';
+import { RabbitOrderQueue } from '../src/queue/RabbitOrderQueue';
+import { OrderRepository } from '../src/repositories/OrderRepository';
+import { SaleRepository } from '../src/repositories/SaleRepository';
+import { AuditReport, AuditService } from '../src/services/AuditService';
+import { formatAudit } from '../src/cli/audit';
 import { cpuBetween, CpuUse, markCpu, waitQuiet } from './bench/cpu';
 import { createSale, createShoppers, removeRun, tokenMakers, writeShopperFiles } from './bench/prepare';
 import { Child, freePort, sleep, startChild, waitFor } from './bench/processes';
 import { formatSummary, summariseFile } from './bench/profile';
 import { readIds, runWrk, WRK, WrkResult } from './bench/wrk';
-import { redactUrl } from '../lib/redactUrl';
+import { redactUrl } from '../src/lib/redactUrl';
 
 const USAGE = `usage: npm run bench -- [--stock N] [--users N] [--connections N] [--duration S] [--threads N]
                         [--json FILE] [--profile] [--keep] [--no-baseline] [--wait-quiet S] [--warmup S|auto]
@@ -212,8 +212,8 @@ function autoWarmupS(users: number): number {
 
 function packageRoot(): string {
   for (let dir = __dirname; ; dir = path.dirname(dir)) {
-    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'src', 'cli', 'bench', 'purchase.lua'))) return dir;
-    if (path.dirname(dir) === dir) throw new Error('cannot find the package root (package.json with src/cli/bench/purchase.lua)');
+    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'tools', 'bench', 'purchase.lua'))) return dir;
+    if (path.dirname(dir) === dir) throw new Error('cannot find the package root (package.json with tools/bench/purchase.lua)');
   }
 }
 
@@ -307,7 +307,7 @@ export async function bench(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.
     }
     say(`prepared sale ${saleId} (${fmt(stockAtStart)} left) and ${fmt(o.users)} shoppers with cookies and ${o.tickets} tickets each in ${fmt((Date.now() - t) / 1000, 1)} s`);
 
-    const script = path.join(root, 'src', 'cli', 'bench', 'purchase.lua');
+    const script = path.join(root, 'tools', 'bench', 'purchase.lua');
     const wrkRun = { threads: o.threads, connections: o.connections, durationS: o.duration, timeoutS: o.timeout, script, dataFile, tickets: o.tickets };
 
     // Baseline first, while nothing else runs: same generator, same script, same requests.
@@ -321,7 +321,7 @@ export async function bench(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.
     if (o.baseline) {
       const helloDir = path.join(runDir, 'baseline');
       mkdirSync(path.join(helloDir, 'warm'), { recursive: true });
-      const hello = startChild(process.execPath, [path.join(root, 'dist', 'src', 'cli', 'bench', 'hello.js')], {
+      const hello = startChild(process.execPath, [path.join(__dirname, 'bench', 'hello.js')], {
         logFile: path.join(runDir, 'baseline.log'),
         env: { PATH: env.PATH },
       });

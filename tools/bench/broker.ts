@@ -9,8 +9,8 @@
 // of a shared machine falls on all of them alike. Loopback only; each round is bounded in time.
 import { parseArgs } from 'node:util';
 import pino from 'pino';
-import { redactUrl } from '../../lib/redactUrl';
-import { RabbitOrderQueue } from '../../queue/RabbitOrderQueue';
+import { redactUrl } from '../../src/lib/redactUrl';
+import { RabbitOrderQueue } from '../../src/queue/RabbitOrderQueue';
 import { namedProcessTicks, processTicks, TICK_MS } from './cpu';
 
 const BROKER = /^(beam\.smp|erl_child_setup|epmd|inet_gethost)$/;

@@ -3,12 +3,12 @@
 // app's AccountService and TicketService, as the shop would after a login and a solved captcha.
 import { createWriteStream } from 'node:fs';
 import type { DataSource } from 'typeorm';
-import { CookieCipher } from '../../lib/CookieCipher';
-import { ProductRepository } from '../../repositories/ProductRepository';
-import { SaleRepository } from '../../repositories/SaleRepository';
-import { UserRepository } from '../../repositories/UserRepository';
-import { AccountService } from '../../services/AccountService';
-import { TicketService } from '../../services/TicketService';
+import { CookieCipher } from '../../src/lib/CookieCipher';
+import { ProductRepository } from '../../src/repositories/ProductRepository';
+import { SaleRepository } from '../../src/repositories/SaleRepository';
+import { UserRepository } from '../../src/repositories/UserRepository';
+import { AccountService } from '../../src/services/AccountService';
+import { TicketService } from '../../src/services/TicketService';
 
 export async function createShoppers(ds: DataSource, runId: string, count: number): Promise<number[]> {
   const users = new UserRepository(ds);

@@ -291,7 +291,7 @@ export async function mariadbUp(): Promise<boolean> {
 // ------------------------------------------------------------------- other engineers' runs on the services
 
 /** What restarting a shared service would hurt: test suites, benches, CI runs, another chaos drill. */
-const OTHERS = 'jest|dist/src/cli/bench|\\.ci/run|dist/src/cli/chaos';
+const OTHERS = 'jest|dist/tools/bench|\\.ci/run|dist/tools/chaos';
 
 function ancestors(): Set<number> {
   const pids = new Set<number>([process.pid]);

@@ -1,9 +1,9 @@
 // What must hold after every fault, once healed and drained: the sale's own invariants (by the app's
 // AuditService) and the match between what the shoppers were told and the order rows.
 import type { DataSource } from 'typeorm';
-import { OrderRepository } from '../../repositories/OrderRepository';
-import { SaleRepository } from '../../repositories/SaleRepository';
-import { AuditService } from '../../services/AuditService';
+import { OrderRepository } from '../../src/repositories/OrderRepository';
+import { SaleRepository } from '../../src/repositories/SaleRepository';
+import { AuditService } from '../../src/services/AuditService';
 import type { LoadClient } from './load';
 
 export interface Check {

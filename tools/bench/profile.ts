@@ -1,5 +1,5 @@
 // Summarises a V8 .cpuprofile (from `node --cpu-prof`): where the samples went, by function, self and total.
-// `node dist/src/cli/bench/profile.js <file.cpuprofile> [top] [fromMs:toMs] [last]` (window from the first
+// `node dist/tools/bench/profile.js <file.cpuprofile> [top] [fromMs:toMs] [last]` (window from the first
 // purchase, or with `last` from the first purchase of the last burst: the measured sale after a warm-up)
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -144,7 +144,7 @@ export function summariseFile(file: string, window?: SampleWindow): ProfileSumma
 if (require.main === module) {
   const file = process.argv[2];
   if (!file) {
-    process.stderr.write('usage: node dist/src/cli/bench/profile.js <file.cpuprofile> [top] [fromMs:toMs] [last]\n');
+    process.stderr.write('usage: node dist/tools/bench/profile.js <file.cpuprofile> [top] [fromMs:toMs] [last]\n');
     process.exit(2);
   }
   const [fromMs, toMs] = (process.argv[4] ?? '').split(':').map(Number);

@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { installExitHook, mysqlServerUrl } from './chaos/backends';
 import { ChaosSettings, runScenario, SCENARIOS } from './chaos/scenarios';
 import { formatChecks, formatTable, passed, ScenarioResult } from './chaos/verify';
-import { redactUrl } from '../lib/redactUrl';
+import { redactUrl } from '../src/lib/redactUrl';
 
 const USAGE = `usage: npm run test:chaos -- [--only 1,2,3,4,5] [--stock N] [--users N] [--concurrency N] [--rate N]
                             [--wait-others S] [--keep-logs]`;
