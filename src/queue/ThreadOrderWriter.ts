@@ -21,6 +21,15 @@ export const defaultThreadScript: ThreadScript = { filename: path.join(__dirname
 const FIRST_RESTART_MS = 1000;
 const LAST_RESTART_MS = 30_000;
 
+/** Runs `restart` once, `delayMs` from now; the function it returns cancels it. */
+export type RestartSchedule = (restart: () => void, delayMs: number) => () => void;
+
+/** A timer, as in production; tests hand in their own schedule to take the restarts' time in hand. */
+export const timerSchedule: RestartSchedule = (restart, delayMs) => {
+  const timer = setTimeout(restart, delayMs);
+  return () => clearTimeout(timer);
+};
+
 export class ThreadOrderWriter implements OrderWriter {
   readonly where = 'thread' as const;
   private worker: Worker | null = null;
@@ -28,7 +37,7 @@ export class ThreadOrderWriter implements OrderWriter {
   private consuming = false;
   private inHand = false;
   private stopping = false;
-  private restartTimer: NodeJS.Timeout | null = null;
+  private cancelPendingRestart: (() => void) | null = null;
   private restartDelay = FIRST_RESTART_MS;
   private waiters: { type: FromWriter['type']; resolve: () => void; reject: (err: Error) => void }[] = [];
 
@@ -37,6 +46,7 @@ export class ThreadOrderWriter implements OrderWriter {
     private readonly settled: SettlementListener,
     private readonly log: Logger,
     private readonly script: ThreadScript = defaultThreadScript,
+    private readonly schedule: RestartSchedule = timerSchedule,
   ) {}
 
   async start(): Promise<void> {
@@ -150,8 +160,8 @@ export class ThreadOrderWriter implements OrderWriter {
     const delay = this.restartDelay;
     this.restartDelay = Math.min(delay * 2, LAST_RESTART_MS);
     this.log.error({ code, retryInMs: delay }, 'order writer thread exited; starting it again');
-    this.restartTimer = setTimeout(() => {
-      this.restartTimer = null;
+    this.cancelPendingRestart = this.schedule(() => {
+      this.cancelPendingRestart = null;
       if (this.stopping || this.worker) return;
       // A failed restart ends in another exit, which schedules the next try.
       this.spawn();
@@ -160,7 +170,7 @@ export class ThreadOrderWriter implements OrderWriter {
   }
 
   private cancelRestart(): void {
-    if (this.restartTimer) clearTimeout(this.restartTimer);
-    this.restartTimer = null;
+    this.cancelPendingRestart?.();
+    this.cancelPendingRestart = null;
   }
 }

@@ -1,31 +1,65 @@
 // ThreadOrderWriter's lifecycle (start, pause, crash and restart, stop), driven by fake writer threads
-// (test/helpers/fakeWriters) instead of the real one: no broker, no database. The restart delays are
-// the real ones (1 s, then 2 s), so the restart tests take a few seconds each.
+// (test/helpers/fakeWriters) instead of the real one: no broker, no database. Restarts go through a
+// schedule the test holds: it sees the delay asked for and runs the restart itself, so no test waits
+// out a backoff or guesses how long one takes.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { BroadcastChannel } from 'node:worker_threads';
 import pino from 'pino';
+import { PurchasePace } from '../../src/lib/PurchasePace';
+import type { SettlementListener } from '../../src/queue/OrderQueue';
 import type { FromWriter, WriterSettings } from '../../src/queue/orderWriterThread';
-import { ThreadOrderWriter } from '../../src/queue/ThreadOrderWriter';
+import { RestartSchedule, ThreadOrderWriter } from '../../src/queue/ThreadOrderWriter';
+import { DEFAULT_HOLD } from '../../src/queue/WriterHold';
 
 jest.setTimeout(10_000);
 
 const fakes = path.join(__dirname, '../helpers/fakeWriters');
 const log = pino({ level: 'silent' });
-const settings = { logLevel: 'silent' } as unknown as WriterSettings;
-/** Long enough for a restart due after 1 s to have happened, had it been scheduled. */
-const PAST_FIRST_RESTART_MS = 1500;
+/** The fakes read only logLevel; the rest is there because a real writer needs it. */
+const settings: WriterSettings = {
+  database: { kind: 'sqlite', path: ':memory:' },
+  amqpUrl: 'amqp://127.0.0.1:1',
+  queueName: 'unused',
+  logLevel: 'silent',
+  pace: new PurchasePace().buffer,
+  hold: DEFAULT_HOLD,
+};
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitFor(what: string, condition: () => boolean, timeoutMs = 5000): Promise<number> {
+/** Polls for something that will happen; fails with its name after `timeoutMs`. */
+async function waitFor(what: string, condition: () => boolean, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await sleep(5);
+    await new Promise((resolve) => setTimeout(resolve, 5));
   }
-  return Date.now();
+}
+
+/** A restart schedule in the test's hand: it records each delay asked for and runs restarts on demand. */
+function manualSchedule() {
+  const asked: { delayMs: number; restart: () => void; state: 'pending' | 'cancelled' | 'run' }[] = [];
+  const schedule: RestartSchedule = (restart, delayMs) => {
+    const entry = { delayMs, restart, state: 'pending' as 'pending' | 'cancelled' | 'run' };
+    asked.push(entry);
+    return () => {
+      if (entry.state === 'pending') entry.state = 'cancelled';
+    };
+  };
+  return {
+    schedule,
+    /** Every delay asked for so far, in order. */
+    delays: () => asked.map((a) => a.delayMs),
+    /** Restarts asked for and neither run nor cancelled. */
+    pending: () => asked.filter((a) => a.state === 'pending').length,
+    /** Runs the one pending restart, as its timer would. */
+    runPending() {
+      const due = asked.filter((a) => a.state === 'pending');
+      if (due.length !== 1) throw new Error(`expected one pending restart, found ${due.length}`);
+      due[0].state = 'run';
+      due[0].restart();
+    },
+  };
 }
 
 let dir: string;
@@ -44,26 +78,32 @@ afterAll(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-/** A writer running `fake`, with a recording tracker, a journal of what its threads did, and a remote. */
+class RecordingListener implements SettlementListener {
+  readonly forgotten: string[] = [];
+  readonly failedIds: string[] = [];
+  written(id: string): void {
+    this.forgotten.push(id);
+  }
+  failed(id: string): void {
+    this.failedIds.push(id);
+  }
+}
+
+/** A writer running `fake`, with a recording tracker, a journal of what its threads did, a remote and a restart schedule. */
 function rig(fake: string, extra: Record<string, unknown> = {}) {
   rigs += 1;
   const journal = path.join(dir, `journal-${rigs}`);
   const channel = `fake-writer-${process.pid}-${rigs}`;
   const remote = new BroadcastChannel(channel);
-  const tracker = {
-    forgotten: [] as string[],
-    failedIds: [] as string[],
-    written(id: string) {
-      this.forgotten.push(id);
-    },
-    failed(id: string) {
-      this.failedIds.push(id);
-    },
-  };
-  const writer = new ThreadOrderWriter(settings, tracker, log, {
-    filename: path.join(fakes, fake),
-    extra: { journal, control: channel, ...extra },
-  });
+  const tracker = new RecordingListener();
+  const restarts = manualSchedule();
+  const writer = new ThreadOrderWriter(
+    settings,
+    tracker,
+    log,
+    { filename: path.join(fakes, fake), extra: { journal, control: channel, ...extra } },
+    restarts.schedule,
+  );
   cleanups.push(async () => {
     await writer.kill();
     remote.postMessage({ quit: true }); // a thread the writer lost track of must not keep jest alive
@@ -73,6 +113,7 @@ function rig(fake: string, extra: Record<string, unknown> = {}) {
   return {
     writer,
     tracker,
+    restarts,
     /** How many threads have been started so far. */
     starts: () => lines().filter((w) => w === 'start').length,
     lines,
@@ -134,117 +175,129 @@ describe('ThreadOrderWriter', () => {
   });
 
   describe('a thread that cannot start', () => {
-    it('when it exits before saying ready, then start() rejects and no thread is started again', async () => {
-      const { writer, starts } = rig('silent.js');
+    it('when it exits before saying ready, then start() rejects and no restart is left pending', async () => {
+      const { writer, starts, restarts } = rig('silent.js');
 
       await expect(writer.start()).rejects.toThrow(/exited/);
-      await sleep(PAST_FIRST_RESTART_MS);
 
+      expect(restarts.pending()).toBe(0);
       expect(starts()).toBe(1);
       expect(writer.isUp()).toBe(false);
     });
 
-    it('when it says fatal, then start() rejects with its message and no thread is started again', async () => {
-      const { writer, starts } = rig('fatal.js', { message: 'database unreachable' });
+    it('when it says fatal, then start() rejects with its message and no restart is asked for', async () => {
+      const { writer, starts, restarts } = rig('fatal.js', { message: 'database unreachable' });
 
       await expect(writer.start()).rejects.toThrow('order writer: database unreachable');
-      await sleep(PAST_FIRST_RESTART_MS);
 
+      expect(restarts.delays()).toEqual([]);
       expect(starts()).toBe(1);
       expect(writer.isUp()).toBe(false);
     });
   });
 
   describe('a thread that dies after a good start', () => {
-    it('when it crashes with a batch in hand, then it is down and not busy, and a new thread is up about 1 s later', async () => {
-      const { writer, starts, post, crash } = rig('obedient.js');
+    it('when it crashes with a batch in hand, then it is down and not busy, a restart is asked for in 1 s, and running it brings a new thread up', async () => {
+      const { writer, starts, post, crash, restarts } = rig('obedient.js');
       await writer.start();
       post({ type: 'busy', busy: true });
       await waitFor('busy', () => writer.busy());
 
       crash();
-      const died = await waitFor('down', () => !writer.isUp());
+      await waitFor('down', () => !writer.isUp());
       expect(writer.busy()).toBe(false);
-      await sleep(500);
+      expect(restarts.delays()).toEqual([1000]);
       expect(starts()).toBe(1);
-      expect(writer.isUp()).toBe(false);
-      const restarted = await waitFor('a second thread', () => starts() === 2);
+
+      restarts.runPending();
       await waitFor('up again', () => writer.isUp());
 
-      expect(restarted - died).toBeGreaterThanOrEqual(950);
-      expect(restarted - died).toBeLessThan(1800);
+      expect(starts()).toBe(2);
     });
 
-    it('when the new thread dies before saying ready, then the next try waits longer (2 s) and that one comes up', async () => {
-      const { writer, starts, crash } = rig('obedient.js', { exitBeforeReadyOnRuns: [2] });
+    it('when the new thread dies before saying ready, then the next try waits twice as long (2 s) and that one comes up', async () => {
+      const { writer, starts, crash, restarts } = rig('obedient.js', { exitBeforeReadyOnRuns: [2] });
       await writer.start();
-
       crash();
-      const died = await waitFor('down', () => !writer.isUp());
-      const second = await waitFor('a second thread', () => starts() === 2);
-      const third = await waitFor('a third thread', () => starts() === 3);
+      await waitFor('the first restart asked for', () => restarts.pending() === 1);
+
+      restarts.runPending();
+      await waitFor('the second restart asked for', () => restarts.pending() === 1);
+      expect(starts()).toBe(2);
+      restarts.runPending();
       await waitFor('up again', () => writer.isUp());
 
-      expect(second - died).toBeGreaterThanOrEqual(950);
-      expect(second - died).toBeLessThan(1800);
-      expect(third - second).toBeGreaterThanOrEqual(1950);
-      expect(third - second).toBeLessThan(2800);
+      expect(restarts.delays()).toEqual([1000, 2000]);
+      expect(starts()).toBe(3);
     });
 
-    it('when a restarted thread has said ready and then crashes, then the wait is back to about 1 s', async () => {
-      const { writer, starts, crash } = rig('obedient.js');
+    it('when the backoff keeps failing, then it doubles up to 30 s and stays there', async () => {
+      const { writer, crash, restarts } = rig('obedient.js', { exitBeforeReadyOnRuns: [2, 3, 4, 5, 6, 7] });
       await writer.start();
       crash();
-      await waitFor('a second thread', () => starts() === 2);
+
+      for (let tries = 1; tries <= 7; tries++) {
+        await waitFor(`restart ${tries} asked for`, () => restarts.pending() === 1);
+        restarts.runPending();
+      }
+      await waitFor('up again', () => writer.isUp());
+
+      expect(restarts.delays()).toEqual([1000, 2000, 4000, 8000, 16_000, 30_000, 30_000]);
+    });
+
+    it('when a restarted thread has said ready and then crashes, then the wait is back to 1 s', async () => {
+      const { writer, crash, restarts } = rig('obedient.js', { exitBeforeReadyOnRuns: [2] });
+      await writer.start();
+      crash();
+      await waitFor('a restart asked for', () => restarts.pending() === 1);
+      restarts.runPending();
+      await waitFor('another restart asked for', () => restarts.pending() === 1);
+      restarts.runPending();
       await waitFor('up again', () => writer.isUp());
 
       crash();
-      const died = await waitFor('down', () => !writer.isUp());
-      const restarted = await waitFor('a third thread', () => starts() === 3);
-      await waitFor('up again', () => writer.isUp());
+      await waitFor('a restart asked for after the good start', () => restarts.pending() === 1);
 
-      expect(restarted - died).toBeGreaterThanOrEqual(950);
-      expect(restarted - died).toBeLessThan(1800);
+      expect(restarts.delays()).toEqual([1000, 2000, 1000]);
     });
 
     it('when it dies while paused, then the new thread comes back consuming', async () => {
-      const { writer, starts, crash } = rig('obedient.js');
+      const { writer, starts, crash, restarts } = rig('obedient.js');
       await writer.start();
       await writer.pause();
 
       crash();
-      await waitFor('a second thread', () => starts() === 2);
+      await waitFor('a restart asked for', () => restarts.pending() === 1);
+      restarts.runPending();
       await waitFor('up again', () => writer.isUp());
 
       expect(writer.isUp()).toBe(true);
+      expect(starts()).toBe(2);
     });
   });
 
   describe('stop', () => {
-    it('when stopped, then stop() resolves once the thread has finished and no thread is started again', async () => {
-      const { writer, starts, lines } = rig('obedient.js', { stopDelayMs: 300 });
+    it('when stopped, then stop() resolves once the thread has finished and no restart is asked for', async () => {
+      const { writer, starts, lines, restarts } = rig('obedient.js', { stopDelayMs: 300 });
       await writer.start();
 
-      const asked = Date.now();
       await writer.stop();
 
-      expect(Date.now() - asked).toBeGreaterThanOrEqual(290);
-      expect(lines()).toEqual(['start', 'stop', 'stopped']);
+      expect(lines()).toEqual(['start', 'stop', 'stopped']); // 'stopped' is the fake's last word, 300 ms after 'stop'
       expect(writer.isUp()).toBe(false);
-      await sleep(PAST_FIRST_RESTART_MS);
+      expect(restarts.delays()).toEqual([]);
       expect(starts()).toBe(1);
     });
 
-    it('when stopped during the restart delay, then stop() resolves at once and no thread is started again', async () => {
-      const { writer, starts, crash } = rig('obedient.js');
+    it('when stopped during the restart delay, then stop() resolves at once and the restart is cancelled', async () => {
+      const { writer, starts, crash, restarts } = rig('obedient.js');
       await writer.start();
       crash();
-      const died = await waitFor('down', () => !writer.isUp());
-      await sleep(300);
+      await waitFor('a restart asked for', () => restarts.pending() === 1);
 
       await writer.stop();
-      await sleep(died + PAST_FIRST_RESTART_MS - Date.now());
 
+      expect(restarts.pending()).toBe(0);
       expect(starts()).toBe(1);
       expect(writer.isUp()).toBe(false);
     });
@@ -262,19 +315,17 @@ describe('ThreadOrderWriter', () => {
   });
 
   describe('start during the restart delay', () => {
-    it('when start() is called while a restart is pending, then exactly one new thread is started', async () => {
-      const { writer, starts, crash } = rig('obedient.js');
+    it('when start() is called while a restart is pending, then exactly one new thread is started and the restart is cancelled', async () => {
+      const { writer, starts, crash, restarts } = rig('obedient.js');
       await writer.start();
       crash();
-      const died = await waitFor('down', () => !writer.isUp());
-      await sleep(300);
+      await waitFor('a restart asked for', () => restarts.pending() === 1);
 
       await writer.start();
-      expect(writer.isUp()).toBe(true);
-      await sleep(died + PAST_FIRST_RESTART_MS - Date.now());
 
-      expect(starts()).toBe(2);
       expect(writer.isUp()).toBe(true);
+      expect(restarts.pending()).toBe(0);
+      expect(starts()).toBe(2);
     });
   });
 });
