@@ -54,3 +54,49 @@ export class UnavailableError extends AppError {
     super(503, code, message, undefined, retryAfterSeconds);
   }
 }
+
+/** A refusal the app gives on purpose, as data: the purchase route answers it without building an error. */
+export interface Refusal {
+  readonly ok: false;
+  readonly status: number;
+  readonly code: string;
+  readonly message: string;
+  readonly retryAfterSeconds?: number;
+  readonly requestId?: string;
+}
+
+function refusal(status: number, code: string, message: string, retryAfterSeconds?: number): Refusal {
+  return Object.freeze({ ok: false as const, status, code, message, retryAfterSeconds });
+}
+
+/**
+ * Every refusal of the purchase funnel and of the pages around it, with its stable code: the one table of
+ * codes and messages. Built once, so refusing allocates nothing.
+ */
+export const REFUSALS = {
+  STARTING: refusal(503, 'STARTING', 'The shop is starting; try again in a moment.', 1),
+  STOPPING: refusal(503, 'STOPPING', 'The shop is restarting; try again in a moment.', 2),
+  OVERLOADED: refusal(503, 'OVERLOADED', 'Too many shoppers right now; try again in a moment.', 1),
+  BUSY: refusal(503, 'BUSY', 'Too many shoppers right now; try again in a moment.', 1),
+  IP_RATE_LIMITED: refusal(429, 'IP_RATE_LIMITED', 'Too many requests from your network; slow down.', 10),
+  CROSS_SITE: refusal(403, 'CROSS_SITE', 'Cross-site requests are refused.'),
+  NOT_LOGGED_IN: refusal(401, 'NOT_LOGGED_IN', 'Please log in first.'),
+  SALE_NOT_FOUND: refusal(404, 'SALE_NOT_FOUND', 'There is no such sale.'),
+  NOT_STARTED: refusal(403, 'NOT_STARTED', 'The sale has not started yet.'),
+  SALE_ENDED: refusal(410, 'SALE_ENDED', 'The sale has ended.'),
+  BLOCKED: refusal(403, 'BLOCKED', 'Your account or network is blocked from this sale.'),
+  TOO_FAST: refusal(429, 'TOO_FAST', 'One try every few seconds, please.', 10),
+  IN_FLIGHT: refusal(429, 'IN_FLIGHT', 'Your previous request is still being handled.', 1),
+  SOLD_OUT: refusal(410, 'SOLD_OUT', 'Sold out.'),
+  PATH_INVALID: refusal(404, 'PATH_INVALID', 'This purchase link is not valid.'),
+  TICKET_INVALID: refusal(403, 'TICKET_INVALID', 'Solve the captcha again before buying.'),
+  TICKET_USED: refusal(403, 'TICKET_USED', 'This captcha was already used; solve a new one.'),
+  TICKET_EXPIRED: refusal(403, 'TICKET_EXPIRED', 'The captcha has expired; solve a new one.'),
+  ALREADY_BOUGHT: refusal(409, 'ALREADY_BOUGHT', 'You have already bought in this sale.'),
+  QUEUE_UNAVAILABLE: refusal(503, 'QUEUE_UNAVAILABLE', 'We could not take your order right now; try again.', 2),
+} as const;
+
+/** A refusal of the table above as an error, for the Express routes (the one error handler answers it). */
+export function refused(r: Refusal, retryAfterSeconds = r.retryAfterSeconds): AppError {
+  return new AppError(r.status, r.code, r.message, undefined, retryAfterSeconds);
+}

@@ -30,7 +30,7 @@ export async function startWebServer(env: NodeJS.ProcessEnv = process.env) {
   const stop = () =>
     (stopping ??= (async () => {
       c.log.info('shutting down: no new purchases, finishing accepted orders');
-      c.services.purchases.close('stopping');
+      c.services.funnel.close('stopping');
       closing = true;
       await new Promise<void>((resolve) => {
         // close() only waits; connections busy now go idle later and must be closed then.

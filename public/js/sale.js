@@ -62,6 +62,7 @@
     QUEUE_UNAVAILABLE: 'We could not take your order just now. Nothing was charged; please try again.',
     QUEUE_UNKNOWN: 'We are not sure your order went through. We are checking…',
     IP_RATE_LIMITED: 'Too many requests from your network. Please wait a little.',
+    CROSS_SITE: 'This page did not come from the shop. Please open the sale from the shop itself.',
     NOT_LOGGED_IN: 'Please log in to buy.',
     CSRF: 'This page has expired. Please reload it.',
     NETWORK: 'Network problem. Check your connection and try again.',

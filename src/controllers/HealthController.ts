@@ -1,13 +1,13 @@
 import type { Request, Response } from 'express';
 import type { OrderQueue } from '../queue/OrderQueue';
 import type { OrderWriter } from '../queue/OrderWriter';
-import type { PurchaseService } from '../services/PurchaseService';
+import type { PurchaseFunnel } from '../services/PurchaseFunnel';
 
 export class HealthController {
   constructor(
     private readonly database: { kind: string; ping(): Promise<boolean> },
     private readonly queue: OrderQueue,
-    private readonly purchases: PurchaseService,
+    private readonly funnel: Pick<PurchaseFunnel, 'isOpen'>,
     private readonly writer: Pick<OrderWriter, 'where' | 'isUp'>,
   ) {}
 
@@ -25,7 +25,7 @@ export class HealthController {
         database: { kind: this.database.kind, up: dbUp },
         queue: { kind: this.queue.kind, up: queueUp, depth },
         writer: { where: this.writer.where, up: writerUp },
-        sales: this.purchases.isOpen() ? 'open' : 'starting',
+        sales: this.funnel.isOpen() ? 'open' : 'starting',
       });
   };
 }

@@ -1,24 +1,14 @@
-// The purchase request, served on node:http directly: Express costs about four fifths of a bare server's
-// throughput, and this one route is what the shop is judged on. No body is read: the sale id and secret
-// path are in the URL, the ticket in a header, the shopper in the login cookie.
+// The purchase request, served on node:http directly: Express's own overhead is most of a bare server's
+// cost, and this one route is what the shop is judged on. It matches the URL, hands the request to the
+// funnel (services/PurchaseFunnel) and writes its answer. No body is read: the sale id and secret path
+// are in the URL, the ticket in a header, the shopper in the login cookie.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { FixedWindowCounter } from '../lib/FixedWindowCounter';
-import { TokenBucket } from '../lib/TokenBucket';
+import type { Refusal } from '../errors';
 import { sameOrigin } from '../middleware/csrf';
-import type { AccountService } from '../services/AccountService';
-import { PurchaseResult, PurchaseService, REFUSALS, Refusal } from '../services/PurchaseService';
+import type { PurchaseFunnel, PurchaseRequest, PurchaseResult } from '../services/PurchaseFunnel';
 
 const ROUTE = /^\/api\/sales\/(\d{1,9})\/buy\/([\w-]{1,64})$/;
 const SESSION = /(?:^|;\s*)sid=([^;]+)/;
-
-export interface PurchaseGuards {
-  bucket: TokenBucket;
-  perIp: FixedWindowCounter;
-  /** True while the event loop is too far behind to take more work. */
-  overloaded: () => boolean;
-  /** The client's address, as far as the configured proxies are trusted. */
-  clientIp: (req: IncomingMessage) => string;
-}
 
 /** A ready answer: its status, its header list and its body, built once and sent as they are. */
 interface Canned {
@@ -46,7 +36,6 @@ function refusalAnswer(r: Refusal): Canned {
   return c;
 }
 
-const CROSS_SITE = canned(403, '{"ok":false,"code":"CROSS_SITE","message":"Cross-site requests are refused."}');
 const INTERNAL = canned(500, '{"ok":false,"code":"INTERNAL","message":"Something went wrong."}');
 const ACCEPTED_HEAD = '{"ok":true,"code":"ACCEPTED","requestId":"';
 const ACCEPTED_TAIL = '","message":"Order accepted."}';
@@ -55,9 +44,8 @@ const ACCEPTED_HEADERS = canned(202, `${ACCEPTED_HEAD}${'0'.repeat(36)}${ACCEPTE
 
 export class PurchaseController {
   constructor(
-    private readonly purchases: PurchaseService,
-    private readonly accounts: AccountService,
-    private readonly guards: PurchaseGuards,
+    private readonly funnel: PurchaseFunnel,
+    private readonly clientIp: (req: IncomingMessage) => string,
   ) {}
 
   /** True when the request is a purchase (and has been answered); false to pass it on to Express. */
@@ -68,41 +56,44 @@ export class PurchaseController {
     if (!m) return false;
     // No body is read: Node discards an unread one once the answer is sent, and keeps the connection.
     try {
-      this.handle(req, res, Number(m[1]), m[2]);
+      const result = this.funnel.attempt(new HttpPurchaseRequest(req, Number(m[1]), m[2], this.clientIp));
+      // Most requests are answered synchronously, without a promise.
+      if (result instanceof Promise) result.then((r) => answer(res, r)).catch(() => fail(res));
+      else answer(res, result);
     } catch {
       fail(res);
     }
     return true;
   };
+}
 
-  /** The gates that need no waiting run synchronously: most requests are answered without a promise. */
-  private handle(req: IncomingMessage, res: ServerResponse, saleId: number, path: string): void {
-    const g = this.guards;
-    if (g.overloaded()) return refuse(res, REFUSALS.OVERLOADED);
-    if (!g.bucket.tryTake()) return refuse(res, REFUSALS.BUSY);
-    const now = Date.now();
-    const ip = g.clientIp(req);
-    if (!g.perIp.hit(ip, now)) return refuse(res, { ...REFUSALS.IP_RATE_LIMITED, retryAfterSeconds: g.perIp.secondsLeft(now) });
-    // A cross-site page cannot set the ticket header without a CORS preflight we never grant; the Origin
-    // check refuses the rest.
-    if (!sameOrigin(req)) return reply(res, CROSS_SITE);
-    // After the sell-out nearly every request is this one: answer it before the cookie costs anything.
-    if (this.purchases.soldOutNow(saleId, now)) return refuse(res, REFUSALS.SOLD_OUT);
-    const cookie = req.headers.cookie;
+/** The funnel's view of a node:http request; each part is read only when the funnel asks for it. */
+class HttpPurchaseRequest implements PurchaseRequest {
+  constructor(
+    private readonly req: IncomingMessage,
+    readonly saleId: number,
+    readonly path: string,
+    private readonly ipOf: (req: IncomingMessage) => string,
+  ) {}
+
+  clientIp(): string {
+    return this.ipOf(this.req);
+  }
+
+  /** A cross-site page cannot set the ticket header without a CORS preflight we never grant; this refuses the rest. */
+  isSameSite(): boolean {
+    return sameOrigin(this.req);
+  }
+
+  sessionToken(): string | undefined {
+    const cookie = this.req.headers.cookie;
     const token = cookie ? SESSION.exec(cookie)?.[1] : undefined;
-    const userId = this.accounts.userIdFromSession(token ? cookieValue(token) : undefined, now);
-    if (userId === null) return refuse(res, REFUSALS.NOT_LOGGED_IN);
-    const ticket = req.headers['x-purchase-ticket'];
-    const result = this.purchases.attempt({
-      saleId,
-      userId,
-      ip,
-      path,
-      ticket: typeof ticket === 'string' ? ticket : '',
-      now,
-    });
-    if (result instanceof Promise) result.then((r) => answer(res, r)).catch(() => fail(res));
-    else answer(res, result);
+    return token ? cookieValue(token) : undefined;
+  }
+
+  ticket(): string {
+    const ticket = this.req.headers['x-purchase-ticket'];
+    return typeof ticket === 'string' ? ticket : '';
   }
 }
 

@@ -1,15 +1,14 @@
 // The rehearsal before the sales open: purchase requests over loopback HTTP through a scratch copy of the
-// purchase path (same classes, its own key, sale, stock, gate, tracker and queue), so that V8 has compiled
-// the path when the first real sale opens. The first sale of a fresh process was measured 15% slower
-// (median) than the second one; see docs/PERFORMANCE.md. Nothing here touches the real stock, buyers,
-// orders or order queue: the scratch queue is deleted afterwards (or expires on the broker), and its orders
-// are never written.
+// purchase path (built by buildPurchasePath like the real one, with its own key, sale, stock, gate, tracker
+// and queue), so that V8 has compiled the path when the first real sale opens (docs/PERFORMANCE.md says
+// what that is worth). Nothing here touches the real stock, buyers, orders or order queue: the scratch
+// queue is deleted afterwards (or expires on the broker), and its orders are never written.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { OrderQueue } from '../queue/OrderQueue';
 import type { AccountService } from '../services/AccountService';
-import type { PurchaseService } from '../services/PurchaseService';
+import type { PurchaseFunnel } from '../services/PurchaseFunnel';
 import type { SaleBook } from '../services/SaleBook';
 import type { TicketService } from '../services/TicketService';
 import type { PurchaseController } from './PurchaseController';
@@ -17,7 +16,7 @@ import type { PurchaseController } from './PurchaseController';
 /** The scratch copy of the purchase path; built by the container, used once, then dropped. */
 export interface ScratchShop {
   controller: PurchaseController;
-  purchases: PurchaseService;
+  funnel: PurchaseFunnel;
   accounts: AccountService;
   tickets: TicketService;
   book: SaleBook;
@@ -75,7 +74,7 @@ export class PurchaseRehearsal {
       agent.destroy();
       server.closeAllConnections();
       server.close();
-      this.shop.purchases.close('stopping');
+      this.shop.funnel.close('stopping');
       await this.cleanUp();
     }
   }
@@ -98,12 +97,12 @@ export class PurchaseRehearsal {
   }
 
   private async rehearse(server: http.Server, agent: http.Agent, requests: number): Promise<number> {
-    const { book, tickets, accounts, purchases, queue } = this.shop;
+    const { book, tickets, accounts, funnel, queue } = this.shop;
     await (queue.connect ? queue.connect() : queue.start());
     const now = Date.now();
     book.put({ id: SALE_ID, startsAt: now - 1000, endsAt: now + 3600_000, stock: Math.ceil(requests / 2) });
     book.inventory.load(SALE_ID, Math.ceil(requests / 2), []);
-    purchases.open();
+    funnel.open();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(0, '127.0.0.1', resolve);

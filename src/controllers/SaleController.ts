@@ -1,6 +1,6 @@
 // Sale pages and the small JSON endpoints the sale page's script uses around the purchase itself.
 import type { Request, Response } from 'express';
-import { AppError, ForbiddenError } from '../errors';
+import { AppError, REFUSALS, refused } from '../errors';
 import type { CaptchaService } from '../services/CaptchaService';
 import type { CatalogService, SaleView } from '../services/CatalogService';
 import type { SaleBook } from '../services/SaleBook';
@@ -47,18 +47,15 @@ export class SaleController {
   /** The secret purchase path, handed out only once the sale has started. */
   path = async (req: Request, res: Response): Promise<void> => {
     const saleId = parseId(req.params.id, 'sale id');
-    const window = this.book.get(saleId);
-    if (!window) throw new AppError(404, 'SALE_NOT_FOUND', 'There is no such sale.');
-    const now = Date.now();
-    if (now < window.startsAt) throw new ForbiddenError('NOT_STARTED', 'The sale has not started yet.');
-    if (now >= window.endsAt) throw new AppError(410, 'SALE_ENDED', 'The sale has ended.');
+    const outOfWindow = this.book.windowRefusal(saleId, Date.now());
+    if (outOfWindow) throw refused(outOfWindow);
     const path = `/api/sales/${saleId}/buy/${this.tickets.pathFor(saleId, req.userId!)}`;
     res.set('Cache-Control', 'no-store').json({ ok: true, path });
   };
 
   captcha = async (req: Request, res: Response): Promise<void> => {
     const saleId = parseId(req.params.id, 'sale id');
-    if (!this.book.get(saleId)) throw new AppError(404, 'SALE_NOT_FOUND', 'There is no such sale.');
+    if (!this.book.get(saleId)) throw refused(REFUSALS.SALE_NOT_FOUND);
     const { id, svg } = this.captchas.create(req.userId!, saleId);
     res.set('Cache-Control', 'no-store').json({ ok: true, captchaId: id, svg });
   };
@@ -66,7 +63,7 @@ export class SaleController {
   /** A right captcha answer buys a single-use purchase ticket for this shopper and this sale. */
   ticket = async (req: Request, res: Response): Promise<void> => {
     const saleId = parseId(req.params.id, 'sale id');
-    if (!this.book.get(saleId)) throw new AppError(404, 'SALE_NOT_FOUND', 'There is no such sale.');
+    if (!this.book.get(saleId)) throw refused(REFUSALS.SALE_NOT_FOUND);
     const { captchaId, answer } = parse(ticketSchema, req.body);
     const check = this.captchas.check(captchaId, req.userId!, saleId, answer);
     if (check === 'wrong') throw new AppError(400, 'CAPTCHA_WRONG', 'That is not what the picture says; try again.');

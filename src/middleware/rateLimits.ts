@@ -1,7 +1,7 @@
 // Per-IP and per-user-name limits for the Express routes (login, register, captcha), and the page bucket.
 import type { NextFunction, Request, Response } from 'express';
 import { rateLimit, ipKeyGenerator } from 'express-rate-limit';
-import { TooManyRequestsError, UnavailableError } from '../errors';
+import { REFUSALS, refused, TooManyRequestsError } from '../errors';
 import { TokenBucket } from '../lib/TokenBucket';
 
 function limiter(limit: number, windowMs: number, code: string, message: string, key?: (req: Request) => string) {
@@ -25,13 +25,13 @@ export function loginLimits(perIp: number, perUserName: number, windowMs: number
 }
 
 export function ipLimit(limit: number, windowMs: number) {
-  return limiter(limit, windowMs, 'IP_RATE_LIMITED', 'Too many requests from your network; slow down.');
+  return limiter(limit, windowMs, REFUSALS.IP_RATE_LIMITED.code, REFUSALS.IP_RATE_LIMITED.message);
 }
 
 /** Global overload guard for pages: a token bucket; when empty, fail fast with 503. */
 export function pageBucket(bucket: TokenBucket) {
   return (_req: Request, _res: Response, next: NextFunction): void => {
-    if (!bucket.tryTake()) throw new UnavailableError('BUSY', 'Too many shoppers right now; try again in a moment.', 1);
+    if (!bucket.tryTake()) throw refused(REFUSALS.BUSY);
     next();
   };
 }

@@ -2,7 +2,7 @@
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import { ProductInput, ProductRecord, ProductRepository } from '../repositories/ProductRepository';
 import { SaleInput, SaleRecord, SaleRepository } from '../repositories/SaleRepository';
-import type { SaleBook } from './SaleBook';
+import { type SaleBook, windowState } from './SaleBook';
 
 export type SalePhase = 'upcoming' | 'live' | 'sold_out' | 'ended';
 
@@ -120,8 +120,8 @@ export class CatalogService {
   private view(sale: SaleRecord, product: ProductRecord, now: number): SaleView {
     const loaded = this.book.get(sale.id) !== undefined;
     const left = loaded ? this.book.inventory.remaining(sale.id) : sale.remaining;
-    const phase: SalePhase =
-      now >= sale.endsAt.getTime() ? 'ended' : now < sale.startsAt.getTime() ? 'upcoming' : left <= 0 ? 'sold_out' : 'live';
+    const state = windowState({ startsAt: sale.startsAt.getTime(), endsAt: sale.endsAt.getTime() }, now);
+    const phase: SalePhase = state === 'live' ? (left <= 0 ? 'sold_out' : 'live') : state === 'upcoming' ? 'upcoming' : 'ended';
     return { ...sale, product, left, phase };
   }
 }

@@ -6,17 +6,17 @@ import type { OrderWriter } from '../queue/OrderWriter';
 import type { OrderRepository } from '../repositories/OrderRepository';
 import type { SaleRepository } from '../repositories/SaleRepository';
 import type { BlacklistService } from './BlacklistService';
-import type { PurchaseService } from './PurchaseService';
+import type { PurchaseFunnel } from './PurchaseFunnel';
 import type { SaleBook } from './SaleBook';
 
 export class RecoveryService {
   constructor(
-    private readonly queue: OrderQueue,
+    private readonly queue: Pick<OrderQueue, 'depth' | 'isConnected'>,
     private readonly writer: Pick<OrderWriter, 'busy'>,
-    private readonly sales: SaleRepository,
-    private readonly orders: OrderRepository,
+    private readonly sales: Pick<SaleRepository, 'listEndingAfter'>,
+    private readonly orders: Pick<OrderRepository, 'findByRequestId' | 'buyersBySale'>,
     private readonly book: SaleBook,
-    private readonly blacklist: BlacklistService,
+    private readonly blacklist: Pick<BlacklistService, 'load'>,
     private readonly log: Logger,
   ) {}
 
@@ -38,13 +38,13 @@ export class RecoveryService {
    * that reached the broker has been written (or dead-lettered), so a request with no order row never
    * arrived and its unit can be sold again.
    */
-  async reconcileUncertain(purchases: PurchaseService): Promise<void> {
-    const uncertain = purchases.uncertainRequests();
+  async reconcileUncertain(funnel: Pick<PurchaseFunnel, 'uncertainRequests' | 'settleUncertain'>): Promise<void> {
+    const uncertain = funnel.uncertainRequests();
     if (uncertain.length === 0 || !this.queue.isConnected()) return;
     await this.drain(2000);
     if (!this.queue.isConnected()) return;
     for (const [requestId] of uncertain) {
-      purchases.settleUncertain(requestId, (await this.orders.findByRequestId(requestId)) !== null);
+      funnel.settleUncertain(requestId, (await this.orders.findByRequestId(requestId)) !== null);
     }
   }
 

@@ -1,5 +1,6 @@
 // The in-memory sale table the purchase funnel reads: sale windows, stock left and who has bought.
 // Kept behind small interfaces so a shared store (Redis, a hash ring of nodes) can replace it later.
+import { REFUSALS, Refusal } from '../errors';
 
 export interface SaleWindow {
   id: number;
@@ -7,6 +8,22 @@ export interface SaleWindow {
   endsAt: number;
   stock: number;
 }
+
+/** Where a sale stands in time; the one definition the funnel, the pages and the catalog use. */
+export type WindowState = 'not_found' | 'upcoming' | 'live' | 'ended';
+
+export function windowState(window: { startsAt: number; endsAt: number } | undefined, now: number): WindowState {
+  if (!window) return 'not_found';
+  if (now < window.startsAt) return 'upcoming';
+  return now < window.endsAt ? 'live' : 'ended';
+}
+
+const WINDOW_REFUSALS: Record<WindowState, Refusal | null> = {
+  not_found: REFUSALS.SALE_NOT_FOUND,
+  upcoming: REFUSALS.NOT_STARTED,
+  live: null,
+  ended: REFUSALS.SALE_ENDED,
+};
 
 export type ReserveResult = 'reserved' | 'sold_out' | 'already_bought';
 
@@ -84,6 +101,15 @@ export class SaleBook {
 
   get(saleId: number): SaleWindow | undefined {
     return this.windows.get(saleId);
+  }
+
+  windowState(saleId: number, now: number): WindowState {
+    return windowState(this.windows.get(saleId), now);
+  }
+
+  /** Why a purchase in this sale is refused at this moment, or null while it is live. */
+  windowRefusal(saleId: number, now: number): Refusal | null {
+    return WINDOW_REFUSALS[windowState(this.windows.get(saleId), now)];
   }
 
   all(): SaleWindow[] {

@@ -2,7 +2,7 @@
 // scenario can produce it, and for each refusal code by answering the purchase request in the browser.
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { PublishRefusedError } from '../../src/queue/OrderQueue';
-import { REFUSALS } from '../../src/services/PurchaseService';
+import { REFUSALS } from '../../src/errors';
 import {
   buyThroughPage,
   CAPTCHA_TEXT,
@@ -46,6 +46,7 @@ const WORDS: Record<keyof typeof REFUSALS, RegExp> = {
   STARTING: /^The shop is starting up\./,
   STOPPING: /^The shop is restarting\./,
   IP_RATE_LIMITED: /^Too many requests from your network\./,
+  CROSS_SITE: /^This page did not come from the shop\./,
   IN_FLIGHT: /^Your previous try is still being handled\./,
   NOT_LOGGED_IN: /^Please log in to buy\./,
   SALE_NOT_FOUND: /^There is no such sale\./,

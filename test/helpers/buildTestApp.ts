@@ -140,7 +140,7 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
   const crash = async () => {
     if (stopped) return;
     stopped = true;
-    c.services.purchases.close();
+    c.services.funnel.close();
     await c.writer.kill();
     if (c.queue.kind === 'rabbitmq') await c.queue.close();
     else await c.queue.stopConsuming();

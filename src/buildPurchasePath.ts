@@ -1,0 +1,89 @@
+// The purchase path's object graph, built in one place: the container builds the shop's from it, and the
+// rehearsal before opening builds its scratch copy from it too. V8 keeps the machine code it compiled for
+// the rehearsal only if the real objects have the same shapes (same classes, same fields in the same order,
+// numbers of the same kinds); building both here makes that hold by construction, and
+// test/unit/purchasePath.test.ts fails if it ever stops holding.
+import type { IncomingMessage } from 'node:http';
+import type { Logger } from 'pino';
+import { PurchaseController } from './controllers/PurchaseController';
+import { clientIpFunction } from './lib/clientIp';
+import { CookieCipher } from './lib/CookieCipher';
+import { FixedWindowCounter } from './lib/FixedWindowCounter';
+import { TokenBucket } from './lib/TokenBucket';
+import { MemoryOrderQueue } from './queue/MemoryOrderQueue';
+import type { OrderQueue } from './queue/OrderQueue';
+import { RabbitOrderQueue } from './queue/RabbitOrderQueue';
+import type { BlacklistRepository } from './repositories/BlacklistRepository';
+import type { UserRepository } from './repositories/UserRepository';
+import { AccountService } from './services/AccountService';
+import { BlacklistService } from './services/BlacklistService';
+import { OrderTracker } from './services/OrderTracker';
+import { PurchaseFunnel } from './services/PurchaseFunnel';
+import { MemoryInventory, SaleBook } from './services/SaleBook';
+import { TicketService } from './services/TicketService';
+import { MemoryUserGate } from './services/UserGate';
+
+export interface PurchasePathSettings {
+  /** Cookie keys: the first seals login cookies and keys tickets and purchase paths; all open cookies. */
+  keys: Buffer[];
+  sessionTtlMs: number;
+  userIntervalMs: number;
+  bucketPerSecond: number;
+  bucketCapacity: number;
+  ipLimit: number;
+  ipWindowMs: number;
+  trustProxy: boolean | number;
+}
+
+export interface PurchasePathParts {
+  users: UserRepository;
+  blacklist: BlacklistRepository;
+  queue: OrderQueue;
+  /** The overload guard: the one running LagMonitor's function, shared by the shop and its rehearsal. */
+  overloaded: () => boolean;
+  log: Logger;
+}
+
+export type PurchasePath = ReturnType<typeof buildPurchasePath>;
+
+export function buildPurchasePath(s: PurchasePathSettings, p: PurchasePathParts) {
+  const book = new SaleBook(new MemoryInventory());
+  const tickets = new TicketService(s.keys[0]);
+  const accounts = new AccountService(p.users, new CookieCipher(s.keys), s.sessionTtlMs);
+  const blacklist = new BlacklistService(p.blacklist);
+  const tracker = new OrderTracker();
+  const guards = {
+    overloaded: p.overloaded,
+    bucket: new TokenBucket(s.bucketPerSecond, s.bucketCapacity),
+    perIp: new FixedWindowCounter(s.ipLimit, s.ipWindowMs),
+  };
+  const funnel = new PurchaseFunnel(guards, book, accounts, blacklist, new MemoryUserGate(s.userIntervalMs), tickets, p.queue, tracker, p.log);
+  const clientIp: (req: IncomingMessage) => string = clientIpFunction(s.trustProxy);
+  const controller = new PurchaseController(funnel, clientIp);
+  return { book, tickets, accounts, blacklist, tracker, funnel, controller, queue: p.queue };
+}
+
+/**
+ * The queue the purchase path publishes to: RabbitMQ when a URL is set, else the in-process queue.
+ * `expiresMs` lets the broker remove a scratch queue by itself if a killed process leaves it behind.
+ */
+export function buildOrderQueue(
+  q: { amqpUrl: string | null; queueName: string; expiresMs?: number },
+  log: Logger,
+): RabbitOrderQueue | MemoryOrderQueue {
+  return q.amqpUrl ? new RabbitOrderQueue({ url: q.amqpUrl, queue: q.queueName, expiresMs: q.expiresMs }, log) : new MemoryOrderQueue();
+}
+
+/**
+ * The settings of the rehearsal's scratch copy: the shop's own, but for a key of its own and guards that
+ * never refuse (large limits, of the same kind of number as the real ones).
+ */
+export function rehearsalSettings(shop: PurchasePathSettings, key: Buffer): PurchasePathSettings {
+  return {
+    ...shop,
+    keys: [key],
+    bucketPerSecond: 1_000_000,
+    bucketCapacity: 1_000_000,
+    ipLimit: 1_000_000_000,
+  };
+}

@@ -1,0 +1,203 @@
+// The purchase funnel: every gate a purchase passes, in order, cheapest first, read top to bottom in
+// attempt(). Nothing on the way reads the database; most requests are refused before any await.
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { REFUSALS, Refusal } from '../errors';
+import type { FixedWindowCounter } from '../lib/FixedWindowCounter';
+import type { TokenBucket } from '../lib/TokenBucket';
+import { OrderQueue, PublishUnknownError } from '../queue/OrderQueue';
+import type { AccountService } from './AccountService';
+import type { BlacklistService } from './BlacklistService';
+import type { OrderTracker } from './OrderTracker';
+import type { SaleBook } from './SaleBook';
+import type { TicketService } from './TicketService';
+import type { UserGate } from './UserGate';
+
+/**
+ * A purchase request as the funnel sees it. The route reads each part only when a gate asks for it, so a
+ * request refused early never pays for parsing the rest.
+ */
+export interface PurchaseRequest {
+  readonly saleId: number;
+  /** The secret purchase path from the URL. */
+  readonly path: string;
+  clientIp(): string;
+  /** The request's Origin is this shop (or absent). */
+  isSameSite(): boolean;
+  /** The login cookie's value, if any. */
+  sessionToken(): string | undefined;
+  /** The single-use purchase ticket the captcha was exchanged for ('' when missing). */
+  ticket(): string;
+}
+
+/** The route's guards: they keep the shop up under load and know nothing of the shopper. */
+export interface RouteGuards {
+  /** True while the event loop is too far behind to take more work. */
+  overloaded: () => boolean;
+  bucket: TokenBucket;
+  perIp: FixedWindowCounter;
+}
+
+export interface Acceptance {
+  ok: true;
+  requestId: string;
+}
+
+export type PurchaseResult = Acceptance | Refusal;
+
+export class PurchaseFunnel {
+  private ready = false;
+  private closedAs: Refusal = REFUSALS.STARTING;
+  /** Requests whose publish outcome is unknown: their units stay reserved until the queue tells. */
+  private readonly uncertain = new Map<string, { saleId: number; userId: number }>();
+
+  constructor(
+    private readonly guards: RouteGuards,
+    private readonly sales: SaleBook,
+    private readonly accounts: Pick<AccountService, 'userIdFromSession'>,
+    private readonly blacklist: Pick<BlacklistService, 'isBlocked'>,
+    private readonly gate: UserGate,
+    private readonly tickets: TicketService,
+    private readonly queue: OrderQueue,
+    private readonly tracker: OrderTracker,
+    private readonly log: Logger,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  /**
+   * The funnel. A refusal at once when a gate says no; a promise only when the order goes to the queue.
+   * The numbers are the README's (Architecture, "The purchase funnel").
+   */
+  attempt(r: PurchaseRequest): PurchaseResult | Promise<PurchaseResult> {
+    if (this.guards.overloaded()) return REFUSALS.OVERLOADED; //                       1. event loop keeps up
+    if (!this.guards.bucket.tryTake()) return REFUSALS.BUSY; //                       2. route token bucket
+    const now = this.clock();
+    const ip = r.clientIp();
+    if (!this.guards.perIp.hit(ip, now)) return this.ipLimited(now); //                3. per-IP window
+    if (!r.isSameSite()) return REFUSALS.CROSS_SITE; //                               4. Origin check
+    if (this.soldOutNow(r.saleId, now)) return REFUSALS.SOLD_OUT; //                  5. sold out, before the cookie costs anything
+    const userId = this.accounts.userIdFromSession(r.sessionToken(), now); //         6. login cookie
+    if (userId === null) return REFUSALS.NOT_LOGGED_IN;
+    if (!this.ready) return this.closedAs; //                                          7. shop open
+    const outOfWindow = this.sales.windowRefusal(r.saleId, now); //                   8. sale window
+    if (outOfWindow) return outOfWindow;
+    if (this.blacklist.isBlocked(userId, ip, now)) return REFUSALS.BLOCKED; //       9. blacklist
+    const done = this.alreadyDone(r.saleId, userId); //                               10. sold out / bought already
+    if (done) return done;
+    const paced = this.enterShopperSlot(userId, now); //                              11. per-shopper pacing
+    if (paced) return paced;
+    // The shopper's slot is held from here until the answer.
+    let refusal: Refusal | null;
+    try {
+      refusal =
+        this.checkPath(r, userId) ?? //                                                12. secret purchase path
+        this.spendTicket(r, userId, now) ?? //                                         13. single-use ticket
+        this.reserveUnit(r.saleId, userId); //                                         14. one unit, in memory
+    } catch (err) {
+      this.gate.leave(userId);
+      throw err;
+    }
+    if (refusal) {
+      this.gate.leave(userId);
+      return refusal;
+    }
+    return this.publishOrder(r.saleId, userId, now).finally(() => this.gate.leave(userId)); // 15. queue, confirmed
+  }
+
+  /** Opens the funnel; called once the queue is drained and stock is rebuilt. */
+  open(): void {
+    this.ready = true;
+  }
+
+  close(reason: 'starting' | 'stopping' = 'stopping'): void {
+    this.ready = false;
+    this.closedAs = reason === 'stopping' ? REFUSALS.STOPPING : REFUSALS.STARTING;
+  }
+
+  isOpen(): boolean {
+    return this.ready;
+  }
+
+  uncertainRequests(): [string, { saleId: number; userId: number }][] {
+    return [...this.uncertain];
+  }
+
+  /** Settles an unknown publish: `written` when its order row exists, otherwise the unit goes back. */
+  settleUncertain(requestId: string, written: boolean): void {
+    const u = this.uncertain.get(requestId);
+    if (!u) return;
+    this.uncertain.delete(requestId);
+    if (written) return;
+    this.sales.inventory.release(u.saleId, u.userId);
+    this.tracker.failed(requestId);
+    this.log.info({ requestId }, 'unknown publish never reached the queue; unit given back');
+  }
+
+  private ipLimited(now: number): Refusal {
+    return { ...REFUSALS.IP_RATE_LIMITED, retryAfterSeconds: this.guards.perIp.secondsLeft(now) };
+  }
+
+  /**
+   * The answer for anyone is "sold out": the shop is open, the sale is live and nothing is left. The sale
+   * page says sold out to everyone, so answering before the login cookie reveals nothing.
+   */
+  private soldOutNow(saleId: number, now: number): boolean {
+    return this.ready && this.sales.windowState(saleId, now) === 'live' && this.sales.inventory.isSoldOut(saleId);
+  }
+
+  /** Answers that need no pacing come first, so a finished shopper is told at once. */
+  private alreadyDone(saleId: number, userId: number): Refusal | null {
+    const inventory = this.sales.inventory;
+    if (inventory.isSoldOut(saleId)) return REFUSALS.SOLD_OUT;
+    if (inventory.hasBought(saleId, userId)) return REFUSALS.ALREADY_BOUGHT;
+    return null;
+  }
+
+  /** One attempt per interval and one request in flight per shopper; a pass holds the slot until leave(). */
+  private enterShopperSlot(userId: number, now: number): Refusal | null {
+    const pass = this.gate.enter(userId, now);
+    if (pass.ok) return null;
+    if (pass.reason === 'in_flight') return REFUSALS.IN_FLIGHT;
+    return { ...REFUSALS.TOO_FAST, retryAfterSeconds: Math.ceil(pass.retryAfterMs / 1000) };
+  }
+
+  private checkPath(r: PurchaseRequest, userId: number): Refusal | null {
+    return this.tickets.isPath(r.saleId, userId, r.path) ? null : REFUSALS.PATH_INVALID;
+  }
+
+  /** Checks the ticket and, when it is valid, spends it. */
+  private spendTicket(r: PurchaseRequest, userId: number, now: number): Refusal | null {
+    const ticket = this.tickets.redeem(r.ticket(), r.saleId, userId, now);
+    if (ticket === 'ok') return null;
+    return ticket === 'used' ? REFUSALS.TICKET_USED : ticket === 'expired' ? REFUSALS.TICKET_EXPIRED : REFUSALS.TICKET_INVALID;
+  }
+
+  /** The single step that decides a purchase: takes one unit and marks the shopper as a buyer. */
+  private reserveUnit(saleId: number, userId: number): Refusal | null {
+    const reserved = this.sales.inventory.tryReserve(saleId, userId);
+    if (reserved === 'reserved') return null;
+    return reserved === 'sold_out' ? REFUSALS.SOLD_OUT : REFUSALS.ALREADY_BOUGHT;
+  }
+
+  /** The unit is reserved: queue the order, and give the unit back if the broker surely did not take it. */
+  private async publishOrder(saleId: number, userId: number, now: number): Promise<PurchaseResult> {
+    const requestId = randomUUID();
+    this.tracker.accepted(requestId, saleId, userId, now);
+    try {
+      await this.queue.publish({ requestId, saleId, userId, at: now });
+      return { ok: true, requestId };
+    } catch (err) {
+      if (err instanceof PublishUnknownError) {
+        // The broker may have the message: keep the unit and the shopper's slot so that a late order
+        // can never oversell or double-buy. The shopper can ask for this request id's status.
+        this.uncertain.set(requestId, { saleId, userId });
+        this.log.warn({ requestId, err: err.message }, 'publish outcome unknown; unit kept reserved');
+        return { ...REFUSALS.QUEUE_UNAVAILABLE, requestId };
+      }
+      this.sales.inventory.release(saleId, userId);
+      this.tracker.forget(requestId);
+      this.log.warn({ requestId, err: (err as Error).message }, 'publish refused; unit given back');
+      return REFUSALS.QUEUE_UNAVAILABLE;
+    }
+  }
+}

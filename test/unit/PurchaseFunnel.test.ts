@@ -1,0 +1,316 @@
+// The purchase funnel alone, with hand-written fakes: the order of its gates, and what a publish's outcome
+// does to the unit (accepted, surely refused, unknown until the queue is drained).
+import pino from 'pino';
+import { REFUSALS } from '../../src/errors';
+import { FixedWindowCounter } from '../../src/lib/FixedWindowCounter';
+import { TokenBucket } from '../../src/lib/TokenBucket';
+import {
+  BatchHandler,
+  OrderMessage,
+  OrderQueue,
+  PublishRefusedError,
+  PublishUnknownError,
+} from '../../src/queue/OrderQueue';
+import { OrderTracker } from '../../src/services/OrderTracker';
+import { PurchaseFunnel, PurchaseRequest, PurchaseResult } from '../../src/services/PurchaseFunnel';
+import { RecoveryService } from '../../src/services/RecoveryService';
+import { MemoryInventory, SaleBook } from '../../src/services/SaleBook';
+import { TicketService } from '../../src/services/TicketService';
+import { MemoryUserGate } from '../../src/services/UserGate';
+
+const log = pino({ level: 'silent' });
+const SALE = 1;
+const SHOPPER = 7;
+const START = 1_000_000;
+const INTERVAL_MS = 10_000;
+
+type Publish = 'confirm' | 'refuse' | 'unknown';
+
+class FakeQueue implements OrderQueue {
+  readonly kind = 'rabbitmq' as const;
+  readonly published: OrderMessage[] = [];
+  outcome: Publish = 'confirm';
+
+  async start(_handler?: BatchHandler): Promise<void> {}
+  async publish(message: OrderMessage): Promise<void> {
+    if (this.outcome === 'refuse') throw new PublishRefusedError('broker said no');
+    if (this.outcome === 'unknown') throw new PublishUnknownError('channel closed before the confirm');
+    this.published.push(message);
+  }
+  async depth(): Promise<number> {
+    return 0;
+  }
+  async deadLetterDepth(): Promise<number> {
+    return 0;
+  }
+  isConnected(): boolean {
+    return true;
+  }
+  async stopConsuming(): Promise<void> {}
+  async close(): Promise<void> {}
+}
+
+/** A request that passes every gate until a test spoils one part of it. */
+interface Parts {
+  saleId: number;
+  path: string;
+  ip: string;
+  sameSite: boolean;
+  session: string | undefined;
+  ticket: string;
+}
+
+function request(p: Parts): PurchaseRequest {
+  return {
+    saleId: p.saleId,
+    path: p.path,
+    clientIp: () => p.ip,
+    isSameSite: () => p.sameSite,
+    sessionToken: () => p.session,
+    ticket: () => p.ticket,
+  };
+}
+
+function setup() {
+  let now = START;
+  const clock = () => now;
+  let overloaded = false;
+  const book = new SaleBook(new MemoryInventory());
+  book.put({ id: SALE, startsAt: START - 1000, endsAt: START + 3_600_000, stock: 2 });
+  book.inventory.load(SALE, 2, []);
+  const tickets = new TicketService(Buffer.alloc(16, 1));
+  const blocked = new Set<number>();
+  const queue = new FakeQueue();
+  const tracker = new OrderTracker();
+  const guards = {
+    overloaded: () => overloaded,
+    bucket: new TokenBucket(1000, 1000, clock),
+    perIp: new FixedWindowCounter(100, 60_000, START),
+  };
+  const funnel = new PurchaseFunnel(
+    guards,
+    book,
+    { userIdFromSession: (token) => (token === `session-${SHOPPER}` ? SHOPPER : token === 'session-8' ? 8 : null) },
+    { isBlocked: (userId) => blocked.has(userId) },
+    new MemoryUserGate(INTERVAL_MS),
+    tickets,
+    queue,
+    tracker,
+    log,
+    clock,
+  );
+  funnel.open();
+  const good = (userId = SHOPPER): Parts => ({
+    saleId: SALE,
+    path: tickets.pathFor(SALE, userId),
+    ip: '10.0.0.1',
+    sameSite: true,
+    session: `session-${userId}`,
+    ticket: tickets.issue(SALE, userId, now),
+  });
+  const attempt = (p: Parts) => funnel.attempt(request(p));
+  return {
+    book,
+    tickets,
+    queue,
+    tracker,
+    funnel,
+    blocked,
+    good,
+    attempt,
+    overload: (on: boolean) => void (overloaded = on),
+    advance: (ms: number) => void (now += ms),
+  };
+}
+
+const code = (r: PurchaseResult) => (r.ok ? 'ACCEPTED' : r.code);
+
+describe('PurchaseFunnel gates', () => {
+  it('when every gate passes, then the order is published and accepted with its request id', async () => {
+    const t = setup();
+
+    const result = await t.attempt(t.good());
+
+    expect(result).toMatchObject({ ok: true });
+    expect(t.queue.published).toEqual([{ requestId: (result as { requestId: string }).requestId, saleId: SALE, userId: SHOPPER, at: START }]);
+    expect(t.book.inventory.remaining(SALE)).toBe(1);
+  });
+
+  it('when a gate refuses, then the answer comes synchronously, without a promise', () => {
+    const t = setup();
+
+    const result = t.attempt({ ...t.good(), session: undefined });
+
+    expect(result).not.toBeInstanceOf(Promise);
+    expect(result).toBe(REFUSALS.NOT_LOGGED_IN);
+  });
+
+  // Each spoiler breaks one gate; with two broken, the earlier gate is the one that answers.
+  const spoilers: [string, (t: ReturnType<typeof setup>, p: Parts) => Parts][] = [
+    ['OVERLOADED', (t, p) => (t.overload(true), p)],
+    ['CROSS_SITE', (_t, p) => ({ ...p, sameSite: false })],
+    ['NOT_LOGGED_IN', (_t, p) => ({ ...p, session: 'forged' })],
+    ['STARTING', (t, p) => (t.funnel.close('starting'), p)],
+    ['SALE_NOT_FOUND', (_t, p) => ({ ...p, saleId: 99 })],
+    ['BLOCKED', (t, p) => (t.blocked.add(SHOPPER), p)],
+    ['PATH_INVALID', (_t, p) => ({ ...p, path: 'AAAAAAAAAAAAAAAA' })],
+    ['TICKET_INVALID', (_t, p) => ({ ...p, ticket: 'nope' })],
+  ];
+
+  it.each(spoilers.slice(0, -1).map((s, i) => [s[0], spoilers[i + 1][0], i] as const))(
+    'when both the %s and the %s gate fail, then the first answers',
+    (first, _second, i) => {
+      const t = setup();
+      const p = spoilers[i + 1][1](t, spoilers[i][1](t, t.good()));
+
+      expect(code(t.attempt(p) as PurchaseResult)).toBe(first);
+    },
+  );
+
+  it('when the route bucket is empty, then BUSY comes before the per-IP limit and the cookie', () => {
+    const t = setup();
+    const bucket = new TokenBucket(1, 1, () => START);
+    const funnel = new PurchaseFunnel(
+      { overloaded: () => false, bucket, perIp: new FixedWindowCounter(0, 60_000, START) },
+      t.book,
+      { userIdFromSession: () => null },
+      { isBlocked: () => false },
+      new MemoryUserGate(0),
+      t.tickets,
+      t.queue,
+      t.tracker,
+      log,
+      () => START,
+    );
+    funnel.open();
+
+    expect(code(funnel.attempt(request(t.good())) as PurchaseResult)).toBe('IP_RATE_LIMITED');
+    expect(code(funnel.attempt(request(t.good())) as PurchaseResult)).toBe('BUSY');
+  });
+
+  it('when the sale is sold out, then SOLD_OUT is answered even without a login cookie', () => {
+    const t = setup();
+    t.book.inventory.load(SALE, 0, []);
+
+    expect(code(t.attempt({ ...t.good(), session: undefined }) as PurchaseResult)).toBe('SOLD_OUT');
+  });
+
+  it('when the sale has not started or has ended, then NOT_STARTED or SALE_ENDED', () => {
+    const t = setup();
+    t.book.put({ id: SALE, startsAt: START + 1000, endsAt: START + 2000, stock: 2 });
+
+    expect(code(t.attempt(t.good()) as PurchaseResult)).toBe('NOT_STARTED');
+    t.advance(2000);
+    expect(code(t.attempt(t.good()) as PurchaseResult)).toBe('SALE_ENDED');
+  });
+
+  it('when the shopper tries again within the interval, then TOO_FAST with the seconds left, and the ticket is not spent', async () => {
+    const t = setup();
+    await t.attempt({ ...t.good(), path: 'AAAAAAAAAAAAAAAA' }); // a refused attempt still counts
+    t.advance(4000);
+    const parts = t.good();
+
+    const result = t.attempt(parts) as PurchaseResult;
+
+    expect(result).toMatchObject({ code: 'TOO_FAST', retryAfterSeconds: 6 });
+    t.advance(INTERVAL_MS);
+    expect(await t.attempt(parts)).toMatchObject({ ok: true });
+  });
+
+  it('when a request of the shopper is still being published, then a second one hears ALREADY_BOUGHT', async () => {
+    const t = setup();
+    const first = t.attempt(t.good());
+
+    expect(code(t.attempt(t.good()) as PurchaseResult)).toBe('ALREADY_BOUGHT');
+    expect(await first).toMatchObject({ ok: true });
+  });
+
+  it('when the shopper has bought, then ALREADY_BOUGHT before the pacing gate', async () => {
+    const t = setup();
+    await t.attempt(t.good());
+
+    expect(code(t.attempt(t.good()) as PurchaseResult)).toBe('ALREADY_BOUGHT');
+  });
+
+  it('when a ticket is used twice, then TICKET_USED', async () => {
+    const t = setup();
+    const parts = t.good();
+    await t.attempt({ ...parts, path: 'AAAAAAAAAAAAAAAA', ticket: parts.ticket });
+    t.advance(INTERVAL_MS);
+    // The path was wrong: the ticket was never looked at, so it is still good.
+    expect(await t.attempt(parts)).toMatchObject({ ok: true });
+    t.advance(INTERVAL_MS);
+    t.book.inventory.release(SALE, SHOPPER);
+
+    expect(code(t.attempt(parts) as PurchaseResult)).toBe('TICKET_USED');
+  });
+
+  it('when the shop is stopping, then STOPPING', () => {
+    const t = setup();
+    t.funnel.close('stopping');
+
+    expect(t.attempt(t.good())).toBe(REFUSALS.STOPPING);
+  });
+});
+
+describe('PurchaseFunnel publish outcomes', () => {
+  it('when the broker surely refused the order, then 503 and the unit and the slot go back', async () => {
+    const t = setup();
+    t.queue.outcome = 'refuse';
+
+    const result = await t.attempt(t.good());
+
+    expect(result).toBe(REFUSALS.QUEUE_UNAVAILABLE);
+    expect(t.book.inventory.remaining(SALE)).toBe(2);
+    expect(t.book.inventory.hasBought(SALE, SHOPPER)).toBe(false);
+    expect(t.tracker.pendingCount()).toBe(0);
+  });
+
+  it('when the confirm is lost, then 503 with the request id and the unit stays reserved', async () => {
+    const t = setup();
+    t.queue.outcome = 'unknown';
+
+    const result = await t.attempt(t.good());
+
+    expect(result).toMatchObject({ ok: false, status: 503, code: 'QUEUE_UNAVAILABLE' });
+    expect(!result.ok && result.requestId).toBeTruthy();
+    expect(t.book.inventory.remaining(SALE)).toBe(1);
+    expect(t.funnel.uncertainRequests()).toHaveLength(1);
+  });
+
+  function recovery(t: ReturnType<typeof setup>, written: Set<string>) {
+    return new RecoveryService(
+      t.queue,
+      { busy: () => false },
+      { listEndingAfter: async () => [] },
+      { findByRequestId: async (id) => (written.has(id) ? { id: 1, requestId: id, saleId: SALE, userId: SHOPPER, status: 'confirmed', createdAt: new Date() } : null), buyersBySale: async () => new Map() },
+      t.book,
+      { load: async () => undefined },
+      log,
+    );
+  }
+
+  it('when the drained queue never wrote an unknown publish, then the unit goes back and the request is failed', async () => {
+    const t = setup();
+    t.queue.outcome = 'unknown';
+    const result = await t.attempt(t.good());
+
+    await recovery(t, new Set()).reconcileUncertain(t.funnel);
+
+    expect(t.book.inventory.remaining(SALE)).toBe(2);
+    expect(t.book.inventory.hasBought(SALE, SHOPPER)).toBe(false);
+    expect(t.tracker.get(result.ok ? '' : result.requestId!)?.state).toBe('failed');
+    expect(t.funnel.uncertainRequests()).toHaveLength(0);
+  });
+
+  it('when an unknown publish did arrive and was written, then the unit stays sold', async () => {
+    const t = setup();
+    t.queue.outcome = 'unknown';
+    const result = await t.attempt(t.good());
+
+    await recovery(t, new Set([result.ok ? '' : result.requestId!])).reconcileUncertain(t.funnel);
+
+    expect(t.book.inventory.remaining(SALE)).toBe(1);
+    expect(t.book.inventory.hasBought(SALE, SHOPPER)).toBe(true);
+  });
+});
