@@ -14,7 +14,21 @@ export interface HoldSettings {
   windowMs: number;
   /** The pace at which a peak begins. */
   minPerSecond: number;
+  /**
+   * Counters another thread can read while the hold works in the writer's (see HOLD_PROBE): lets a test
+   * await the hold at work instead of sleeping and hoping. Absent in production.
+   */
+  probe?: Int32Array;
 }
+
+/** The cells of HoldSettings.probe. */
+export const HOLD_PROBE = {
+  /** Windows sampled at or above the pace. */
+  peakWindows: 0,
+  /** Looks at which a batch waited a window. */
+  heldLooks: 1,
+  size: 2,
+} as const;
 
 export const DEFAULT_HOLD: HoldSettings = { maxMs: 1000, windowMs: 50, minPerSecond: 1000 };
 
@@ -61,8 +75,10 @@ export class WriterHold {
     const elapsed = now - this.sampledAt;
     if (elapsed <= 0) return;
     const perSecond = (((count - this.sampledCount) | 0) * 1000) / elapsed;
-    if (perSecond >= this.settings.minPerSecond) this.peakSince ??= this.sampledAt;
-    else this.peakSince = null;
+    if (perSecond >= this.settings.minPerSecond) {
+      this.peakSince ??= this.sampledAt;
+      if (this.settings.probe) Atomics.add(this.settings.probe, HOLD_PROBE.peakWindows, 1);
+    } else this.peakSince = null;
     this.sampledAt = now;
     this.sampledCount = count;
   }
@@ -75,6 +91,7 @@ export class WriterHold {
       if (this.stopped) return;
       const since = this.peakStart();
       if (since === null || this.clock() - since >= maxMs || released()) return;
+      if (this.settings.probe) Atomics.add(this.settings.probe, HOLD_PROBE.heldLooks, 1);
       await this.pause(windowMs);
     }
   }

@@ -1,6 +1,7 @@
 // The order queue under trouble: restarts with messages still queued, a lost broker, a poison message.
 import { MemoryOrderQueue } from '../../src/queue/MemoryOrderQueue';
 import { RabbitOrderQueue } from '../../src/queue/RabbitOrderQueue';
+import { HOLD_PROBE, HoldSettings } from '../../src/queue/WriterHold';
 import { buildTestApp, TestApp, testBackends } from '../helpers/buildTestApp';
 import { listen } from '../helpers/listen';
 import { buy, createSale, createShoppers, waitForOrders } from '../helpers/shoppers';
@@ -14,10 +15,11 @@ async function publishRaw(t: TestApp, body: string): Promise<void> {
   else if (q instanceof RabbitOrderQueue) await q.publishRaw(body);
 }
 
-async function eventually(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+/** Polls for something that will happen; fails naming it after `timeoutMs`. */
+async function eventually(check: () => Promise<boolean> | boolean, timeoutMs = 15_000, what = 'condition'): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
+    if (Date.now() > deadline) throw new Error(`${what}: not met within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -217,30 +219,62 @@ const rabbit = process.env.TEST_AMQP_URL;
 });
 
 /**
- * A sale at its peak, as the order writer sees it: 10,000 orders a second counted as accepted by the main
- * thread (as in the funnel, before they are published), until ended. Resolves once the writer has had
- * a whole window of it to sample.
+ * A sale at its peak, as the order writer sees it: orders counted as accepted by the main thread (as in the
+ * funnel, before they are published) at 10,000 a second until ended. The count catches up with the clock
+ * at each tick, so a late timer on a busy machine does not thin the peak out. With a probe, resolves once
+ * the writer's hold has sampled a window at the pace (without one there is no sampler to wait for).
  */
-async function peakOfPurchases(t: TestApp): Promise<{ end(): void }> {
+async function peakOfPurchases(t: TestApp, probe?: Int32Array): Promise<{ end(): void }> {
   const pace = t.c.services.tracker.pace;
+  const began = performance.now();
+  let sold = 0;
   const timer = setInterval(() => {
-    for (let i = 0; i < 50; i++) pace.taken();
+    for (const due = (performance.now() - began) * 10; sold < due; sold++) pace.taken();
   }, 5);
-  await sleep(2 * HOLD.windowMs);
-  return { end: () => clearInterval(timer) };
+  const peak = { end: () => clearInterval(timer) };
+  if (probe) {
+    await eventually(() => Atomics.load(probe, HOLD_PROBE.peakWindows) > 0, 15_000, 'the hold sampling a window at the pace').catch(
+      (err: Error) => {
+        peak.end();
+        throw err;
+      },
+    );
+  }
+  return peak;
 }
 
-async function publishOrders(t: TestApp, saleId: number, userIds: number[]): Promise<void> {
+async function publishOrders(t: TestApp, saleId: number, userIds: number[], prefix = 'peak-aaaa'): Promise<void> {
   await Promise.all(
-    userIds.map((userId, i) => t.c.queue.publish({ requestId: `peak-aaaa-${String(i).padStart(4, '0')}`, saleId, userId, at: Date.now() })),
+    userIds.map((userId, i) => t.c.queue.publish({ requestId: `${prefix}-${String(i).padStart(4, '0')}`, saleId, userId, at: Date.now() })),
   );
 }
 
 const written = (t: TestApp, saleId: number) => t.c.repos.orders.countBySale(saleId);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-// A wide sampling window, so that a busy test machine's pauses do not end the peak by themselves.
-const HOLD = { windowMs: 200 };
+/** Counters the writer's hold keeps in shared memory (HOLD_PROBE), readable here whichever thread it runs in. */
+const newProbe = () => new Int32Array(new SharedArrayBuffer(HOLD_PROBE.size * Int32Array.BYTES_PER_ELEMENT));
+const heldLooks = (probe: Int32Array) => Atomics.load(probe, HOLD_PROBE.heldLooks);
+
+/**
+ * A wide sampling window and a low pace, so that a busy machine's pauses (a late timer in this thread)
+ * do not end the peak by themselves; and, where a test needs the hold to last, a hold that outlasts it,
+ * so that only the end of the peak, a pause or a stop can let the writer go.
+ */
+const HOLD: Partial<HoldSettings> = { windowMs: 500, minPerSecond: 20 };
+const OUTLASTS_THE_TEST_MS = 10 * 60_000;
+
+/** Rejects, naming `what`, if `work` has not settled within `ms` (it should long before). */
+async function within<T>(ms: number, what: string, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not done within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 describe('the order writer during a peak of purchases', () => {
   const writers = [
@@ -251,35 +285,41 @@ describe('the order writer during a peak of purchases', () => {
   (writers.length > 0 ? describe.each(writers) : describe.skip.each([{ where: 'none', database: 'sqlite' as const }]))(
     'on RabbitMQ, writer $where',
     ({ where, database }) => {
-      it('when orders pour in, then none is written while the hold lasts, and all once the peak ends', async () => {
-        const t = await buildTestApp({ database, queue: 'rabbitmq', env: { WRITER_HOLD_MS: '10000' }, writerHold: HOLD });
+      it('when orders pour in, then the batch is held unwritten while the peak lasts, and all are written once it ends', async () => {
+        const probe = newProbe();
+        const writerHold = { ...HOLD, maxMs: OUTLASTS_THE_TEST_MS, probe };
+        const t = await buildTestApp({ database, queue: 'rabbitmq', writerHold });
         try {
           expect(t.c.writer.where).toBe(where);
           const saleId = await createSale(t.c, { stock: 40 });
           const shoppers = await createShoppers(t.c, 40);
-          const peak = await peakOfPurchases(t);
+          const peak = await peakOfPurchases(t, probe);
           try {
             await publishOrders(t, saleId, shoppers.map((s) => s.id));
-            await sleep(1500);
+            await eventually(() => heldLooks(probe) >= 2, 15_000, 'the writer holding the batch for two windows');
+            expect(t.c.writer.busy()).toBe(true);
             expect(await written(t, saleId)).toBe(0);
           } finally {
             peak.end();
           }
-          await eventually(async () => (await written(t, saleId)) === 40, 5000);
+          await eventually(async () => (await written(t, saleId)) === 40, 15_000, 'all 40 orders written after the peak');
           expect((await t.c.repos.sales.findById(saleId))!.remaining).toBe(0);
         } finally {
           await t.close();
         }
       });
 
-      it('when WRITER_HOLD_MS is 0, then orders are written during the peak, well within the default hold', async () => {
-        const t = await buildTestApp({ database, queue: 'rabbitmq', env: { WRITER_HOLD_MS: '0' }, writerHold: HOLD });
+      it('when WRITER_HOLD_MS is 0, then orders are written during the peak without the writer waiting once', async () => {
+        const probe = newProbe();
+        const t = await buildTestApp({ database, queue: 'rabbitmq', env: { WRITER_HOLD_MS: '0' }, writerHold: { ...HOLD, probe } });
         const saleId = await createSale(t.c, { stock: 40 });
         const shoppers = await createShoppers(t.c, 40);
         const peak = await peakOfPurchases(t);
         try {
           await publishOrders(t, saleId, shoppers.map((s) => s.id));
-          await eventually(async () => (await written(t, saleId)) === 40, 800);
+          await eventually(async () => (await written(t, saleId)) === 40, 15_000, 'all 40 orders written during the peak');
+
+          expect(heldLooks(probe)).toBe(0);
         } finally {
           peak.end();
           await t.close();
@@ -287,30 +327,27 @@ describe('the order writer during a peak of purchases', () => {
       });
 
       it('when the writer is paused during a held peak, then the batch in hand is written at once, the pause returns, and the rest follows on resume', async () => {
-        const t = await buildTestApp({ database, queue: 'rabbitmq', env: { WRITER_HOLD_MS: '10000' }, writerHold: HOLD });
-        const peak = await peakOfPurchases(t);
+        const probe = newProbe();
+        const t = await buildTestApp({ database, queue: 'rabbitmq', writerHold: { ...HOLD, maxMs: OUTLASTS_THE_TEST_MS, probe } });
+        const peak = await peakOfPurchases(t, probe);
         try {
           const saleId = await createSale(t.c, { stock: 40 });
           const shoppers = await createShoppers(t.c, 40);
           await publishOrders(t, saleId, shoppers.slice(0, 20).map((s) => s.id));
-          await eventually(async () => t.c.writer.busy(), 5000); // the batch is in hand, held
+          await eventually(() => heldLooks(probe) >= 1, 15_000, 'the writer holding the first batch');
           // A second message behind it, still to come when the writer is paused.
-          await Promise.all(
-            shoppers.slice(20).map((s, i) => t.c.queue.publish({ requestId: `peak-bbbb-${String(i).padStart(4, '0')}`, saleId, userId: s.id, at: Date.now() })),
-          );
-          await sleep(300);
+          await publishOrders(t, saleId, shoppers.slice(20).map((s) => s.id), 'peak-bbbb');
           expect(await written(t, saleId)).toBe(0);
 
-          const started = Date.now();
-          await t.c.writer.pause();
-          expect(Date.now() - started).toBeLessThan(5000); // not the 10 s hold
+          // The hold outlasts the test: only the pause can let the batch in hand go.
+          await within(20_000, 'the pause', t.c.writer.pause());
           // The batch in hand is written; the message behind it is written too if it was delivered before the
           // pause (the consumer flushes what it holds), or waits in the queue otherwise.
           expect(await written(t, saleId)).toBeGreaterThanOrEqual(20);
 
           peak.end();
           await t.c.writer.start();
-          await eventually(async () => (await written(t, saleId)) === 40, 5000);
+          await eventually(async () => (await written(t, saleId)) === 40, 15_000, 'the rest written after the resume');
         } finally {
           peak.end();
           await t.close();
@@ -320,13 +357,16 @@ describe('the order writer during a peak of purchases', () => {
   );
 
   it('when the queue is the in-process one, then the writer never holds, whatever WRITER_HOLD_MS says', async () => {
-    const t = await buildTestApp({ database: 'sqlite', queue: 'memory', env: { WRITER_HOLD_MS: '10000' }, writerHold: HOLD });
+    const probe = newProbe();
+    const t = await buildTestApp({ database: 'sqlite', queue: 'memory', env: { WRITER_HOLD_MS: '10000' }, writerHold: { ...HOLD, probe } });
     const peak = await peakOfPurchases(t);
     try {
       const saleId = await createSale(t.c, { stock: 40 });
       const shoppers = await createShoppers(t.c, 40);
       await publishOrders(t, saleId, shoppers.map((s) => s.id));
-      await eventually(async () => (await written(t, saleId)) === 40, 5000);
+      await eventually(async () => (await written(t, saleId)) === 40, 15_000, 'all 40 orders written');
+
+      expect(heldLooks(probe)).toBe(0);
     } finally {
       peak.end();
       await t.close();
