@@ -1,9 +1,10 @@
-import type { Logger } from 'pino';
+import pino from 'pino';
+import { DataSource } from 'typeorm';
 import { PurchasePace } from '../../src/lib/PurchasePace';
 import { OrderConsumer } from '../../src/queue/OrderConsumer';
 import type { Delivery } from '../../src/queue/OrderQueue';
-import { HoldSettings, WriterHold } from '../../src/queue/WriterHold';
-import type { OrderRepository } from '../../src/repositories/OrderRepository';
+import { HOLD_PROBE, HoldSettings, WriterHold } from '../../src/queue/WriterHold';
+import { NewOrder, OrderRepository, WriteOutcome } from '../../src/repositories/OrderRepository';
 import { OrderTracker } from '../../src/services/OrderTracker';
 
 const SETTINGS: HoldSettings = { maxMs: 1000, windowMs: 50, minPerSecond: 1000 };
@@ -143,6 +144,18 @@ describe('WriterHold', () => {
     expect(r.waited).toEqual([]);
   });
 
+  it('when a probe is given, then it counts the windows sampled at the pace and the looks a batch waited', async () => {
+    const probe = new Int32Array(new SharedArrayBuffer(HOLD_PROBE.size * Int32Array.BYTES_PER_ELEMENT));
+    const r = rig((n) => (n <= 4 ? 100 : 0), { ...SETTINGS, probe }); // 2,000 a second for four windows, then none
+    r.run(100);
+
+    await r.hold.wait();
+
+    expect(r.waited).toHaveLength(3); // windows 3 and 4 at the pace, window 5 below it ends the peak
+    expect(Atomics.load(probe, HOLD_PROBE.heldLooks)).toBe(3);
+    expect(Atomics.load(probe, HOLD_PROBE.peakWindows)).toBe(4);
+  });
+
   it('when the counter wraps around 2^31, then the pace across it is still read right', async () => {
     const pace = new PurchasePace();
     new Int32Array(pace.buffer)[0] = 2 ** 31 - 10;
@@ -160,64 +173,102 @@ describe('WriterHold', () => {
   });
 });
 
+/** An OrderRepository that records each batch it is asked to write and writes nothing anywhere. */
+class RecordingOrders extends OrderRepository {
+  readonly batches: NewOrder[][] = [];
+
+  constructor() {
+    super(new DataSource({ type: 'better-sqlite3', database: ':memory:' })); // never initialised: no query reaches it
+  }
+
+  override async writeBatch(orders: NewOrder[]): Promise<Map<string, WriteOutcome>> {
+    this.batches.push(orders);
+    return new Map(orders.map((o): [string, WriteOutcome] => [o.requestId, 'inserted']));
+  }
+}
+
+/**
+ * A hold in the test's hand: `wait` resolves only when the test calls `look()` (a window passing) and the
+ * consumer has released it by then. `entered` resolves when a batch starts waiting.
+ */
+class HandHeldHold implements Pick<WriterHold, 'start' | 'stop' | 'wait'> {
+  starts = 0;
+  stops = 0;
+  private waiting: { released: () => boolean; resolve: () => void } | null = null;
+  private onEnter: (() => void) | null = null;
+  readonly entered = new Promise<void>((resolve) => {
+    this.onEnter = resolve;
+  });
+
+  start(): void {
+    this.starts += 1;
+  }
+
+  stop(): void {
+    this.stops += 1;
+  }
+
+  wait(released: () => boolean = () => false): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.waiting = { released, resolve };
+      this.onEnter?.();
+    });
+  }
+
+  /** One window passes: a waiting batch goes on if released. Returns whether it did. */
+  look(): boolean {
+    if (!this.waiting?.released()) return false;
+    this.waiting.resolve();
+    this.waiting = null;
+    return true;
+  }
+}
+
 describe('OrderConsumer with a hold', () => {
-  const log = { error: jest.fn(), warn: jest.fn() } as unknown as Logger;
+  const log = pino({ level: 'silent' });
 
   function delivery(requestId: string) {
     return { body: '', message: { requestId, saleId: 1, userId: 1, at: 0 }, ack: jest.fn(), retry: jest.fn(), deadLetter: jest.fn() } satisfies Delivery;
   }
 
   function consumerWithHeldWrites() {
-    let released: () => boolean = () => false;
-    const hold = {
-      start: jest.fn(),
-      stop: jest.fn(),
-      // Holds until the consumer releases it, looking every millisecond.
-      wait: (r: () => boolean) => {
-        released = r;
-        return new Promise<void>((resolve) => {
-          const look = setInterval(() => {
-            if (released()) {
-              clearInterval(look);
-              resolve();
-            }
-          }, 1);
-        });
-      },
-    };
-    const writeBatch = jest.fn(async (messages: { requestId: string }[]) => new Map(messages.map((m) => [m.requestId, 'written'])));
-    const consumer = new OrderConsumer({ writeBatch } as unknown as OrderRepository, new OrderTracker(), async () => true, log, hold);
-    return { consumer, writeBatch, hold };
+    const orders = new RecordingOrders();
+    const hold = new HandHeldHold();
+    const consumer = new OrderConsumer(orders, new OrderTracker(), async () => true, log, hold);
+    return { consumer, orders, hold };
   }
 
   it('when the hold has not let go, then nothing is written or acked; once released, the batch is', async () => {
-    const { consumer, writeBatch } = consumerWithHeldWrites();
+    const { consumer, orders, hold } = consumerWithHeldWrites();
     const d = delivery('r1');
 
     const handled = consumer.handle([d]);
-    await new Promise((r) => setTimeout(r, 20));
-    expect(writeBatch).not.toHaveBeenCalled();
+    await hold.entered;
+    expect(hold.look()).toBe(false); // a window passes, still held
+    expect(orders.batches).toEqual([]);
     expect(d.ack).not.toHaveBeenCalled();
     expect(consumer.busy()).toBe(true);
 
     consumer.release();
+    expect(hold.look()).toBe(true);
     await handled;
-    expect(writeBatch).toHaveBeenCalledTimes(1);
+    expect(orders.batches).toHaveLength(1);
     expect(d.ack).toHaveBeenCalledTimes(1);
     expect(consumer.busy()).toBe(false);
   });
 
   it('when the consumer is stopped during a hold, then the batch in hand is written and the sampler stops', async () => {
-    const { consumer, writeBatch, hold } = consumerWithHeldWrites();
+    const { consumer, orders, hold } = consumerWithHeldWrites();
     consumer.start();
-    expect(hold.start).toHaveBeenCalledTimes(1);
+    expect(hold.starts).toBe(1);
 
     const handled = consumer.handle([delivery('r1')]);
-    await new Promise((r) => setTimeout(r, 20));
+    await hold.entered;
     consumer.stop();
+    expect(hold.look()).toBe(true);
     await handled;
 
-    expect(writeBatch).toHaveBeenCalledTimes(1);
-    expect(hold.stop).toHaveBeenCalledTimes(1);
+    expect(orders.batches).toHaveLength(1);
+    expect(hold.stops).toBe(1);
   });
 });
