@@ -25,9 +25,4 @@ export class TokenBucket {
     this.tokens -= 1;
     return true;
   }
-
-  /** Seconds until one token is available; for Retry-After. */
-  secondsUntilNext(): number {
-    return this.tokens >= 1 ? 0 : (1 - this.tokens) / this.perSecond;
-  }
 }
