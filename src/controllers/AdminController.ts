@@ -34,8 +34,7 @@ export class AdminController {
     private readonly catalog: CatalogService,
     private readonly orders: OrderService,
     private readonly blacklist: BlacklistService,
-    /** Optional so the controller works before it is wired; without it users are blacklisted by #id only. */
-    private readonly users?: UserLookup,
+    private readonly users: UserLookup,
   ) {}
 
   dashboard = async (req: Request, res: Response): Promise<void> => {
@@ -237,21 +236,18 @@ export class AdminController {
 
   private async blacklistLocals(entries: BlacklistEntry[]) {
     const names = new Map<number, string>();
-    if (this.users) {
-      const ids = [...new Set(entries.map((e) => e.userId).filter((id): id is number => id !== null))];
-      const found = await Promise.all(ids.map((id) => this.users!.findUser(id)));
-      for (const u of found) if (u) names.set(u.id, u.userName);
-    }
-    return { ...helpers, title: 'Blacklist', entries, names, now: Date.now(), byName: this.users !== undefined };
+    const ids = [...new Set(entries.map((e) => e.userId).filter((id): id is number => id !== null))];
+    const found = await Promise.all(ids.map((id) => this.users.findUser(id)));
+    for (const u of found) if (u) names.set(u.id, u.userName);
+    return { ...helpers, title: 'Blacklist', entries, names, now: Date.now() };
   }
 
   /** The user id for `#12` or a user name, or the reason it cannot be found. */
   private async resolveUser(user: { id: number } | { name: string }): Promise<number | string> {
     if ('id' in user) {
-      if (this.users && !(await this.users.findUser(user.id))) return 'is not a known user id';
+      if (!(await this.users.findUser(user.id))) return 'is not a known user id';
       return user.id;
     }
-    if (!this.users) return 'cannot be looked up by name here; give the user id as #123';
     const found = await this.users.findByUserName(user.name);
     return found ? found.id : 'is not a known user name';
   }

@@ -3,7 +3,7 @@ import { createHmac, createSecretKey, hkdfSync, KeyObject, timingSafeEqual } fro
 
 /**
  * A purpose-specific key derived from a master key, so one secret never serves two uses. A KeyObject, so
- * that each MAC on the purchase path does not import the raw key again (about 1 µs of the 6 a MAC costs).
+ * that each MAC on the purchase path does not import the raw key again.
  */
 export function deriveKey(master: Buffer, purpose: string): KeyObject {
   return createSecretKey(Buffer.from(hkdfSync('sha256', master, Buffer.alloc(0), purpose, 32)));

@@ -25,9 +25,9 @@ export interface RabbitOptions {
   deliveryLimit?: number;
   /**
    * Most orders one message carries (default 64). Large enough that the broker's per-message work (a quorum
-   * queue's log entry, delivery, ack, confirm) is shared by many orders: `npm run bench:broker` on RabbitMQ
-   * 3.10 measured ~13 µs of broker CPU per order at 16 a message, ~7 at 64, ~5 at 256. Small enough that a
-   * busy turn sends several messages, so the first confirms are on their way while the turn is still served.
+   * queue's log entry, delivery, ack, confirm) is shared by many orders (`npm run bench:broker` measures it;
+   * docs/PERFORMANCE.md has the figures). Small enough that a busy turn sends several messages, so the first
+   * confirms are on their way while the turn is still served.
    */
   ordersPerMessage?: number;
   /** How long start() keeps trying to reach the broker. */
@@ -59,9 +59,8 @@ export class RabbitOrderQueue implements OrderQueue {
   private connecting: Promise<void> | null = null;
 
   /**
-   * Every option with its default filled in, in one fixed order: the publish path reads them on every
-   * order, and options objects of different shapes (the shop's queue, the rehearsal's) would make V8 drop
-   * the machine code it compiled for one when it meets the other.
+   * Every option with its default filled in, in one fixed order, so that the shop's queue and the
+   * rehearsal's have the same shape (see buildPurchasePath).
    */
   private readonly options: Required<RabbitOptions>;
 

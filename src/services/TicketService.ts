@@ -14,7 +14,7 @@ export class TicketService {
   private readonly ticketKey: KeyObject;
   private readonly pathKey: KeyObject;
   private readonly used = new Map<string, number>();
-  /** A double from the start, like the timestamps it will hold (see MemoryUserGate.sweptAt). */
+  /** A double from the start, like the timestamps it will hold: the field keeps one shape (see buildPurchasePath). */
   private sweptAt = -Infinity;
 
   constructor(
