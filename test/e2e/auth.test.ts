@@ -1,26 +1,15 @@
 // Accounts in a real browser: register, log out, log in, and the errors a person sees next to the fields.
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { createSale, createUser, launchBrowser, newContext, screenshot, Shop, startShop } from './support/shop';
+import type { BrowserContext, Page } from 'playwright-core';
+import { createSale, createUser, newContext, screenshot, useShop } from './support/shop';
 
 jest.setTimeout(60_000);
 
-let shop: Shop;
-let browser: Browser;
+const e2e = useShop();
 let context: BrowserContext;
 let page: Page;
 
-beforeAll(async () => {
-  shop = await startShop();
-  browser = await launchBrowser();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await shop?.close();
-});
-
 beforeEach(async () => {
-  context = await newContext(browser, 'narrow');
+  context = await newContext(e2e.browser, 'narrow');
   page = await context.newPage();
 });
 
@@ -34,18 +23,18 @@ async function loggedInAs(): Promise<string | null> {
 }
 
 it('when a person registers, logs out and logs in again, then the header follows each step', async () => {
-  await page.goto(`${shop.base}/`);
+  await page.goto(`${e2e.shop.base}/`);
   await page.getByRole('link', { name: 'Register' }).click();
   await page.getByLabel('User name').fill('ada_lovelace');
   await page.getByLabel('Nick name').fill('Ada');
   await page.getByLabel('Password').fill('analytical-engine');
   await page.getByRole('button', { name: 'Create account' }).click();
-  await page.waitForURL(`${shop.base}/`);
+  await page.waitForURL(`${e2e.shop.base}/`);
   expect(await loggedInAs()).toBe('Hi, Ada');
   expect(await page.getByRole('link', { name: 'My orders' }).count()).toBe(1);
 
   await page.getByRole('button', { name: 'Log out' }).click();
-  await page.waitForURL(`${shop.base}/`);
+  await page.waitForURL(`${e2e.shop.base}/`);
   expect(await loggedInAs()).toBeNull();
   expect(await page.getByRole('link', { name: 'Log in' }).count()).toBe(1);
 
@@ -53,13 +42,13 @@ it('when a person registers, logs out and logs in again, then the header follows
   await page.getByLabel('User name').fill('ada_lovelace');
   await page.getByLabel('Password').fill('analytical-engine');
   await page.getByRole('button', { name: 'Log in' }).click();
-  await page.waitForURL(`${shop.base}/`);
+  await page.waitForURL(`${e2e.shop.base}/`);
   expect(await loggedInAs()).toBe('Hi, Ada');
 });
 
 it('when the password is wrong, then the error is shown next to the field and the person stays logged out', async () => {
-  const user = await createUser(shop.c, 'shopper', 'grace');
-  await page.goto(`${shop.base}/user/login`);
+  const user = await createUser(e2e.shop.c, 'shopper', 'grace');
+  await page.goto(`${e2e.shop.base}/user/login`);
   await page.getByLabel('User name').fill(user.userName);
   await page.getByLabel('Password').fill('not the password');
   await page.getByRole('button', { name: 'Log in' }).click();
@@ -77,7 +66,7 @@ it('when the password is wrong, then the error is shown next to the field and th
 });
 
 it('when the registration form is incomplete, then each error sits under its own field', async () => {
-  await page.goto(`${shop.base}/user/register`);
+  await page.goto(`${e2e.shop.base}/user/register`);
   await page.getByLabel('User name').fill('x');
   await page.getByLabel('Password').fill('short');
   await page.getByRole('button', { name: 'Create account' }).click();
@@ -92,9 +81,9 @@ it('when the registration form is incomplete, then each error sits under its own
 });
 
 it('when a logged-out visitor presses "Log in to buy", then logging in brings them back to the sale, ready to buy', async () => {
-  const saleId = await createSale(shop.c, { stock: 3 });
-  const user = await createUser(shop.c, 'shopper', 'hedy');
-  await page.goto(`${shop.base}/sales/${saleId}`);
+  const saleId = await createSale(e2e.shop.c, { stock: 3 });
+  const user = await createUser(e2e.shop.c, 'shopper', 'hedy');
+  await page.goto(`${e2e.shop.base}/sales/${saleId}`);
   await page.locator('#sale[data-ready][data-phase="live"]').waitFor();
   expect(await page.locator('#login-note').isVisible()).toBe(true);
   await screenshot(page, 'sale-logged-out', 'narrow');
@@ -103,7 +92,7 @@ it('when a logged-out visitor presses "Log in to buy", then logging in brings th
   await page.getByLabel('User name').fill(user.userName);
   await page.getByLabel('Password').fill(user.password);
   await page.getByRole('button', { name: 'Log in' }).click();
-  await page.waitForURL(`${shop.base}/sales/${saleId}`);
+  await page.waitForURL(`${e2e.shop.base}/sales/${saleId}`);
   await page.locator('#sale[data-ready][data-phase="live"]').waitFor();
   expect(await page.getByRole('button', { name: 'Buy now' }).isEnabled()).toBe(true);
   expect(await page.locator('#login-note').isHidden()).toBe(true);

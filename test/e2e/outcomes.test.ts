@@ -1,6 +1,6 @@
 // Every answer the purchase can get is shown to the shopper in words: from the real server where a
 // scenario can produce it, and for each refusal code by answering the purchase request in the browser.
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { PublishRefusedError } from '../../src/queue/OrderQueue';
 import { REFUSALS } from '../../src/errors';
 import {
@@ -10,28 +10,15 @@ import {
   createSale,
   createUser,
   knownCaptcha,
-  launchBrowser,
   loggedInContext,
   openCaptcha,
   openSale,
-  Shop,
-  startShop,
+  useShop,
 } from './support/shop';
 
 jest.setTimeout(90_000);
 
-let shop: Shop;
-let browser: Browser;
-
-beforeAll(async () => {
-  shop = await startShop({ env: { USER_INTERVAL_MS: '10000' }, captcha: knownCaptcha() });
-  browser = await launchBrowser();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await shop?.close();
-});
+const e2e = useShop({ env: { USER_INTERVAL_MS: '10000' }, captcha: knownCaptcha() });
 
 /** What a person reads for each outcome the brief names, and for the rest of the funnel's codes. */
 const WORDS: Record<keyof typeof REFUSALS, RegExp> = {
@@ -63,8 +50,8 @@ describe('when the purchase request gets each refusal code', () => {
   let page: Page;
 
   beforeAll(async () => {
-    saleId = await createSale(shop.c, { stock: 5 });
-    context = await loggedInContext(browser, shop, await createUser(shop.c, 'shopper', 'ivy'));
+    saleId = await createSale(e2e.shop.c, { stock: 5 });
+    context = await loggedInContext(e2e.browser, e2e.shop, await createUser(e2e.shop.c, 'shopper', 'ivy'));
     page = await context.newPage();
   });
 
@@ -83,7 +70,7 @@ describe('when the purchase request gets each refusal code', () => {
       }),
     );
     try {
-      await page.goto(`${shop.base}/sales/${saleId}`); // a fresh page: no lock left from the last code
+      await page.goto(`${e2e.shop.base}/sales/${saleId}`); // a fresh page: no lock left from the last code
       await page.locator('#sale[data-ready]').waitFor();
       const said = await buyThroughPage(page);
       expect(said).toMatch(WORDS[code]);
@@ -97,22 +84,22 @@ describe('when the purchase request gets each refusal code', () => {
 });
 
 it('when a shopper reloads to dodge the 10-second lock, then the server still says "too fast"', async () => {
-  const saleId = await createSale(shop.c, { stock: 5 });
-  const shopper = await createUser(shop.c, 'shopper', 'jay');
-  const context = await loggedInContext(browser, shop, shopper);
-  const queue = shop.c.queue;
+  const saleId = await createSale(e2e.shop.c, { stock: 5 });
+  const shopper = await createUser(e2e.shop.c, 'shopper', 'jay');
+  const context = await loggedInContext(e2e.browser, e2e.shop, shopper);
+  const queue = e2e.shop.c.queue;
   const publish = queue.publish;
   queue.publish = async () => {
     throw new PublishRefusedError('broker said no');
   };
   try {
-    const page = await openSale(context, shop, saleId);
+    const page = await openSale(context, e2e.shop, saleId);
     expect(await buyThroughPage(page)).toMatch(WORDS.QUEUE_UNAVAILABLE);
     queue.publish = publish;
     await page.reload();
     await page.locator('#sale[data-ready]').waitFor();
     expect(await buyThroughPage(page)).toMatch(WORDS.TOO_FAST);
-    expect(shop.c.services.book.inventory.hasBought(saleId, shopper.id)).toBe(false);
+    expect(e2e.shop.c.services.book.inventory.hasBought(saleId, shopper.id)).toBe(false);
   } finally {
     queue.publish = publish;
     await context.close();
@@ -120,24 +107,24 @@ it('when a shopper reloads to dodge the 10-second lock, then the server still sa
 });
 
 it('when the shopper is blocked, then the server refuses and the page says so', async () => {
-  const saleId = await createSale(shop.c, { stock: 5 });
-  const shopper = await createUser(shop.c, 'shopper', 'kim');
-  await shop.c.services.blacklist.add({ userId: shopper.id, ip: null, reason: 'e2e', until: null });
-  const context = await loggedInContext(browser, shop, shopper);
+  const saleId = await createSale(e2e.shop.c, { stock: 5 });
+  const shopper = await createUser(e2e.shop.c, 'shopper', 'kim');
+  await e2e.shop.c.services.blacklist.add({ userId: shopper.id, ip: null, reason: 'e2e', until: null });
+  const context = await loggedInContext(e2e.browser, e2e.shop, shopper);
   try {
-    const page = await openSale(context, shop, saleId);
+    const page = await openSale(context, e2e.shop, saleId);
     expect(await buyThroughPage(page)).toMatch(WORDS.BLOCKED);
-    expect(shop.c.services.book.inventory.remaining(saleId)).toBe(5);
+    expect(e2e.shop.c.services.book.inventory.remaining(saleId)).toBe(5);
   } finally {
     await context.close();
   }
 });
 
 it('when the captcha answer is wrong three times, then each try says so and a new picture comes', async () => {
-  const saleId = await createSale(shop.c, { stock: 5 });
-  const context = await loggedInContext(browser, shop, await createUser(shop.c, 'shopper', 'lou'));
+  const saleId = await createSale(e2e.shop.c, { stock: 5 });
+  const context = await loggedInContext(e2e.browser, e2e.shop, await createUser(e2e.shop.c, 'shopper', 'lou'));
   try {
-    const page = await openSale(context, shop, saleId);
+    const page = await openSale(context, e2e.shop, saleId);
     await openCaptcha(page);
     for (let i = 0; i < 3; i++) {
       expect(await confirmCaptcha(page, `x${i}`)).toBe('Those characters do not match the picture. Here is a new one.');

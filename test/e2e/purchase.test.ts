@@ -1,5 +1,5 @@
 // Buying in a real browser: captcha, the 10-second lock, pending then confirmed, one per shopper, sold out.
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 
 // page.waitForFunction callbacks run in the browser; the project lib has no DOM types.
 declare const document: any; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -12,32 +12,19 @@ import {
   createUser,
   eventually,
   knownCaptcha,
-  launchBrowser,
   loggedInContext,
   openCaptcha,
   openSale,
   recordRequests,
   screenshot,
-  Shop,
-  startShop,
+  useShop,
   WAIT_MS,
 } from './support/shop';
 
 jest.setTimeout(90_000);
 
-let shop: Shop;
-let browser: Browser;
-
-beforeAll(async () => {
-  // Real pacing: one purchase attempt per shopper per 10 s, as in production.
-  shop = await startShop({ env: { USER_INTERVAL_MS: '10000' }, captcha: knownCaptcha() });
-  browser = await launchBrowser();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await shop?.close();
-});
+// Real pacing: one purchase attempt per shopper per 10 s, as in production.
+const e2e = useShop({ env: { USER_INTERVAL_MS: '10000' }, captcha: knownCaptcha() });
 
 /** Accepted, and possibly already confirmed by the time the page is read. */
 const ACCEPTED = /^Order (accepted\. We are confirming it now \(pending\)…|confirmed! It is yours\.)/;
@@ -47,17 +34,17 @@ async function resultText(page: Page): Promise<string> {
 }
 
 async function ordersOf(userId: number, saleId: number) {
-  return (await shop.c.services.orders.listForUser(userId)).filter((o) => o.saleId === saleId);
+  return (await e2e.shop.c.services.orders.listForUser(userId)).filter((o) => o.saleId === saleId);
 }
 
 it('when the captcha is wrong, then the error is shown with a new picture and no order; when right, the order is accepted and goes from pending to confirmed in My orders', async () => {
-  const saleId = await createSale(shop.c, { stock: 5 });
-  const shopper = await createUser(shop.c, 'shopper', 'ana');
-  const context = await loggedInContext(browser, shop, shopper, 'narrow');
+  const saleId = await createSale(e2e.shop.c, { stock: 5 });
+  const shopper = await createUser(e2e.shop.c, 'shopper', 'ana');
+  const context = await loggedInContext(e2e.browser, e2e.shop, shopper, 'narrow');
   // Hold the order writer, so "pending" can be seen before it becomes "confirmed".
-  await shop.c.writer.pause();
+  await e2e.shop.c.writer.pause();
   try {
-    const page = await openSale(context, shop, saleId);
+    const page = await openSale(context, e2e.shop, saleId);
     const requests = recordRequests(page);
     await openCaptcha(page);
     const firstPicture = await page.locator('#captcha-image').innerHTML();
@@ -70,8 +57,8 @@ it('when the captcha is wrong, then the error is shown with a new picture and no
     expect(await page.evaluate('document.activeElement.id')).toBe('captcha-answer');
     expect(await resultText(page)).toBe('');
     expect(requests.filter((r) => r.url.includes(`/api/sales/${saleId}/buy/`))).toHaveLength(0);
-    expect(shop.c.services.book.inventory.hasBought(saleId, shopper.id)).toBe(false);
-    expect(shop.c.services.orders.pendingForUser(shopper.id)).toHaveLength(0);
+    expect(e2e.shop.c.services.book.inventory.hasBought(saleId, shopper.id)).toBe(false);
+    expect(e2e.shop.c.services.orders.pendingForUser(shopper.id)).toHaveLength(0);
     await screenshot(page, 'purchase-wrong-captcha', 'narrow');
 
     const accepted = await confirmCaptcha(page, CAPTCHA_TEXT.toLowerCase());
@@ -80,14 +67,14 @@ it('when the captcha is wrong, then the error is shown with a new picture and no
     expect((await page.locator('#buy').innerText()).trim()).toBe('Bought ✓');
 
     const orders = await context.newPage();
-    await orders.goto(`${shop.base}/orders`);
+    await orders.goto(`${e2e.shop.base}/orders`);
     const row = orders.locator('tr.order');
     expect(await row.count()).toBe(1);
     expect((await row.locator('[data-status-text]').innerText()).trim()).toBe('Pending');
     await screenshot(orders, 'orders-pending', 'narrow');
 
     // The writer resumes: both pages turn to "confirmed" by themselves, without a reload.
-    await shop.c.writer.start();
+    await e2e.shop.c.writer.start();
     await orders.locator('tr.order[data-status="confirmed"]').waitFor();
     expect((await row.locator('[data-status-text]').innerText()).trim()).toBe('Confirmed');
     await page.waitForFunction(() => document.getElementById('result').textContent.includes('Order confirmed'), null, { timeout: WAIT_MS });
@@ -98,17 +85,17 @@ it('when the captcha is wrong, then the error is shown with a new picture and no
     await orders.reload();
     expect((await orders.locator('tr.order [data-status-text]').innerText()).trim()).toBe('Confirmed');
   } finally {
-    await shop.c.writer.start();
+    await e2e.shop.c.writer.start();
     await context.close();
   }
 });
 
 it('after a purchase attempt, then the button stays locked for 10 s with a visible countdown, and the retry goes through', async () => {
-  const saleId = await createSale(shop.c, { stock: 5 });
-  const shopper = await createUser(shop.c, 'shopper', 'ben');
-  const context = await loggedInContext(browser, shop, shopper, 'wide');
+  const saleId = await createSale(e2e.shop.c, { stock: 5 });
+  const shopper = await createUser(e2e.shop.c, 'shopper', 'ben');
+  const context = await loggedInContext(e2e.browser, e2e.shop, shopper, 'wide');
   // The broker refuses the first order, so the shopper may (and will) try again.
-  const queue = shop.c.queue;
+  const queue = e2e.shop.c.queue;
   const publish = queue.publish;
   let refused = 0;
   queue.publish = async (m) => {
@@ -116,7 +103,7 @@ it('after a purchase attempt, then the button stays locked for 10 s with a visib
     return publish.call(queue, m);
   };
   try {
-    const page = await openSale(context, shop, saleId);
+    const page = await openSale(context, e2e.shop, saleId);
     const said = await buyThroughPage(page);
     const attemptedAt = Date.now();
     expect(said).toBe('We could not take your order just now. Nothing was charged; please try again.');
@@ -151,13 +138,13 @@ it('after a purchase attempt, then the button stays locked for 10 s with a visib
 });
 
 it('when the same shopper tries to buy a second time, then the shop refuses it as already bought', async () => {
-  const saleId = await createSale(shop.c, { stock: 5 });
-  const shopper = await createUser(shop.c, 'shopper', 'cleo');
-  const context = await loggedInContext(browser, shop, shopper, 'wide');
+  const saleId = await createSale(e2e.shop.c, { stock: 5 });
+  const shopper = await createUser(e2e.shop.c, 'shopper', 'cleo');
+  const context = await loggedInContext(e2e.browser, e2e.shop, shopper, 'wide');
   try {
     // Two tabs: the second one has its captcha open before the first one buys.
-    const first = await openSale(context, shop, saleId);
-    const second = await openSale(context, shop, saleId);
+    const first = await openSale(context, e2e.shop, saleId);
+    const second = await openSale(context, e2e.shop, saleId);
     await openCaptcha(second);
     expect(await buyThroughPage(first)).toMatch(ACCEPTED);
 
@@ -167,26 +154,26 @@ it('when the same shopper tries to buy a second time, then the shop refuses it a
     expect(await second.locator('#buy').isDisabled()).toBe(true);
 
     // A fresh page knows it too.
-    const third = await openSale(context, shop, saleId);
+    const third = await openSale(context, e2e.shop, saleId);
     await third.locator('#sale[data-phase="bought"]').waitFor();
     expect(await third.locator('#buy').isDisabled()).toBe(true);
 
     await eventually(async () => (await ordersOf(shopper.id, saleId)).length === 1, WAIT_MS, 'the first order row');
     expect(await ordersOf(shopper.id, saleId)).toHaveLength(1);
-    expect(shop.c.services.book.inventory.remaining(saleId)).toBe(4);
+    expect(e2e.shop.c.services.book.inventory.remaining(saleId)).toBe(4);
   } finally {
     await context.close();
   }
 });
 
 it('when the stock is gone, then another shopper sees "sold out", whether mid-purchase, watching, or arriving', async () => {
-  const saleId = await createSale(shop.c, { stock: 1 });
+  const saleId = await createSale(e2e.shop.c, { stock: 1 });
   const [winner, late, watcher, newcomer] = await Promise.all(
-    ['win', 'late', 'watch', 'new'].map((p) => createUser(shop.c, 'shopper', p)),
+    ['win', 'late', 'watch', 'new'].map((p) => createUser(e2e.shop.c, 'shopper', p)),
   );
-  const contexts = await Promise.all([winner, late, watcher, newcomer].map((u) => loggedInContext(browser, shop, u, 'wide')));
+  const contexts = await Promise.all([winner, late, watcher, newcomer].map((u) => loggedInContext(e2e.browser, e2e.shop, u, 'wide')));
   try {
-    const [winnerPage, latePage, watcherPage] = await Promise.all(contexts.slice(0, 3).map((c) => openSale(c, shop, saleId)));
+    const [winnerPage, latePage, watcherPage] = await Promise.all(contexts.slice(0, 3).map((c) => openSale(c, e2e.shop, saleId)));
     await openCaptcha(latePage);
     expect(await buyThroughPage(winnerPage)).toMatch(ACCEPTED);
 
@@ -201,12 +188,12 @@ it('when the stock is gone, then another shopper sees "sold out", whether mid-pu
     expect((await watcherPage.locator('#left').innerText()).trim()).toBe('0');
 
     // Arriving: sold out from the first paint.
-    const newcomerPage = await openSale(contexts[3], shop, saleId);
+    const newcomerPage = await openSale(contexts[3], e2e.shop, saleId);
     expect((await newcomerPage.locator('#phase').textContent())?.trim()).toBe('Sold out');
     expect(await newcomerPage.locator('#countdown').innerText()).toContain('All 1 sold');
     expect(await newcomerPage.locator('#buy').isDisabled()).toBe(true);
 
-    await eventually(async () => (await shop.c.services.orders.listForSale(saleId)).length === 1, WAIT_MS, 'the one order');
+    await eventually(async () => (await e2e.shop.c.services.orders.listForSale(saleId)).length === 1, WAIT_MS, 'the one order');
     expect(await ordersOf(late.id, saleId)).toHaveLength(0);
   } finally {
     await Promise.all(contexts.map((c) => c.close()));
@@ -214,11 +201,11 @@ it('when the stock is gone, then another shopper sees "sold out", whether mid-pu
 });
 
 it('when a shopper uses only the keyboard, then Tab reaches Buy, the captcha takes the focus, and Enter buys', async () => {
-  const saleId = await createSale(shop.c, { stock: 5 });
-  const shopper = await createUser(shop.c, 'shopper', 'kai');
-  const context = await loggedInContext(browser, shop, shopper, 'narrow');
+  const saleId = await createSale(e2e.shop.c, { stock: 5 });
+  const shopper = await createUser(e2e.shop.c, 'shopper', 'kai');
+  const context = await loggedInContext(e2e.browser, e2e.shop, shopper, 'narrow');
   try {
-    const page = await openSale(context, shop, saleId);
+    const page = await openSale(context, e2e.shop, saleId);
     const focused = () => page.evaluate('document.activeElement && (document.activeElement.id || document.activeElement.textContent.trim())');
     const order: unknown[] = [];
     for (let i = 0; i < 12 && (await focused()) !== 'buy'; i++) {

@@ -1,40 +1,26 @@
 // The moment a sale opens, in a real browser: the countdown runs on the shop's clock, the button lights
 // up by itself, the secret purchase path is nowhere before the start, and screen readers are not spammed.
-import type { Browser } from 'playwright-core';
 import {
   buyThroughPage,
   createSale,
   createUser,
   knownCaptcha,
-  launchBrowser,
   loggedInContext,
   recordRequests,
   screenshot,
-  Shop,
-  startShop,
+  useShop,
 } from './support/shop';
 
 jest.setTimeout(60_000);
 
-let shop: Shop;
-let browser: Browser;
-
-beforeAll(async () => {
-  shop = await startShop({ captcha: knownCaptcha() });
-  browser = await launchBrowser();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await shop?.close();
-});
+const e2e = useShop({ captcha: knownCaptcha() });
 
 it('when a sale opens a few seconds later, then the countdown runs and the button lights up at the start without a reload, and the purchase path was not in the page before', async () => {
   const OPENS_IN_MS = 6_000;
-  const saleId = await createSale(shop.c, { startsInMs: OPENS_IN_MS, stock: 3 });
-  const startsAt = (await shop.c.services.catalog.getSale(saleId)).startsAt.getTime();
-  const shopper = await createUser(shop.c, 'shopper', 'dora');
-  const context = await loggedInContext(browser, shop, shopper, 'narrow');
+  const saleId = await createSale(e2e.shop.c, { startsInMs: OPENS_IN_MS, stock: 3 });
+  const startsAt = (await e2e.shop.c.services.catalog.getSale(saleId)).startsAt.getTime();
+  const shopper = await createUser(e2e.shop.c, 'shopper', 'dora');
+  const context = await loggedInContext(e2e.browser, e2e.shop, shopper, 'narrow');
   try {
     const page = await context.newPage();
     const requests = recordRequests(page);
@@ -42,13 +28,13 @@ it('when a sale opens a few seconds later, then the countdown runs and the butto
     page.on('framenavigated', (f) => {
       if (f === page.mainFrame()) navigations.push(f.url());
     });
-    const response = await page.goto(`${shop.base}/sales/${saleId}`);
+    const response = await page.goto(`${e2e.shop.base}/sales/${saleId}`);
     const html = await response!.text();
     await page.locator('#sale[data-ready][data-phase="upcoming"]').waitFor();
 
     // Nothing in the page, as served or as it is now, gives the purchase path away.
     const buyPrefix = `/api/sales/${saleId}/buy/`;
-    const secret = shop.c.services.tickets.pathFor(saleId, shopper.id);
+    const secret = e2e.shop.c.services.tickets.pathFor(saleId, shopper.id);
     expect(html).not.toContain(buyPrefix);
     expect(html).not.toContain(secret);
     expect(await page.content()).not.toContain(buyPrefix);
@@ -103,12 +89,12 @@ it('when a sale opens a few seconds later, then the countdown runs and the butto
 });
 
 it('when the button lights up, then neither it nor the status panel moves or changes size', async () => {
-  const saleId = await createSale(shop.c, { startsInMs: 3_000, stock: 3 });
-  const shopper = await createUser(shop.c, 'shopper', 'eli');
-  const context = await loggedInContext(browser, shop, shopper, 'wide');
+  const saleId = await createSale(e2e.shop.c, { startsInMs: 3_000, stock: 3 });
+  const shopper = await createUser(e2e.shop.c, 'shopper', 'eli');
+  const context = await loggedInContext(e2e.browser, e2e.shop, shopper, 'wide');
   try {
     const page = await context.newPage();
-    await page.goto(`${shop.base}/sales/${saleId}`);
+    await page.goto(`${e2e.shop.base}/sales/${saleId}`);
     await page.locator('#sale[data-ready][data-phase="upcoming"]').waitFor();
     const before = await page.locator('#buy').boundingBox();
     const panelBefore = await page.locator('#status').boundingBox();

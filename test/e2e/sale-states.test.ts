@@ -1,45 +1,35 @@
 // Every state of the sale page as a shopper sees it, on a phone and on a desktop, saved as screenshots.
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import {
   createSale,
   createUser,
-  launchBrowser,
   loggedInContext,
   recordErrors,
   screenshot,
-  Shop,
   Shopper,
-  startShop,
-  VIEWPORTS,
+  useShop,
   ViewportName,
+  VIEWPORTS,
 } from './support/shop';
 
 jest.setTimeout(90_000);
 
-let shop: Shop;
-let browser: Browser;
+const e2e = useShop();
 let shopper: Shopper;
 const sales: Record<string, number> = {};
 
 beforeAll(async () => {
-  shop = await startShop();
-  browser = await launchBrowser();
-  shopper = await createUser(shop.c, 'shopper', 'mia');
-  const buyer = await createUser(shop.c, 'shopper', 'early');
-  sales.upcoming = await createSale(shop.c, { startsInMs: 2 * 3600_000 + 754_000, stock: 100 });
-  sales.live = await createSale(shop.c, { startsInMs: -60_000, stock: 100 });
-  sales.sold_out = await createSale(shop.c, { startsInMs: -60_000, stock: 1 });
-  sales.ended = await createSale(shop.c, { startsInMs: -7200_000, durationMs: 3600_000, stock: 100 });
-  sales.bought = await createSale(shop.c, { startsInMs: -60_000, stock: 100 });
+  shopper = await createUser(e2e.shop.c, 'shopper', 'mia');
+  const buyer = await createUser(e2e.shop.c, 'shopper', 'early');
+  sales.upcoming = await createSale(e2e.shop.c, { startsInMs: 2 * 3600_000 + 754_000, stock: 100 });
+  sales.live = await createSale(e2e.shop.c, { startsInMs: -60_000, stock: 100 });
+  sales.sold_out = await createSale(e2e.shop.c, { startsInMs: -60_000, stock: 1 });
+  sales.ended = await createSale(e2e.shop.c, { startsInMs: -7200_000, durationMs: 3600_000, stock: 100 });
+  sales.bought = await createSale(e2e.shop.c, { startsInMs: -60_000, stock: 100 });
   // Units taken through the funnel's own inventory, as a purchase would.
-  for (let i = 0; i < 37; i++) shop.c.services.book.inventory.tryReserve(sales.live, 10_000 + i);
-  shop.c.services.book.inventory.tryReserve(sales.sold_out, buyer.id);
-  shop.c.services.book.inventory.tryReserve(sales.bought, shopper.id);
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await shop?.close();
+  for (let i = 0; i < 37; i++) e2e.shop.c.services.book.inventory.tryReserve(sales.live, 10_000 + i);
+  e2e.shop.c.services.book.inventory.tryReserve(sales.sold_out, buyer.id);
+  e2e.shop.c.services.book.inventory.tryReserve(sales.bought, shopper.id);
 });
 
 const expected = {
@@ -61,10 +51,10 @@ async function expectState(page: Page, state: keyof typeof expected): Promise<vo
 
 describe.each(Object.keys(VIEWPORTS) as ViewportName[])('on a %s screen', (viewport) => {
   it('when the shop lists its sales, then live ones come first and each card says its state', async () => {
-    const context = await loggedInContext(browser, shop, shopper, viewport);
+    const context = await loggedInContext(e2e.browser, e2e.shop, shopper, viewport);
     try {
       const page = await context.newPage();
-      await page.goto(`${shop.base}/`);
+      await page.goto(`${e2e.shop.base}/`);
       const badges = (await page.locator('.sale-item .badge').allTextContents()).map((t) => t.trim());
       expect(badges).toEqual(['Live now', 'Live now', 'Coming up', 'Sold out', 'Ended']);
       await screenshot(page, 'sales-index', viewport);
@@ -74,11 +64,11 @@ describe.each(Object.keys(VIEWPORTS) as ViewportName[])('on a %s screen', (viewp
   });
 
   it.each(Object.keys(expected) as (keyof typeof expected)[])('when the sale is %s, then the page says so', async (state) => {
-    const context = await loggedInContext(browser, shop, shopper, viewport);
+    const context = await loggedInContext(e2e.browser, e2e.shop, shopper, viewport);
     try {
       const page = await context.newPage();
       const errors = recordErrors(page);
-      await page.goto(`${shop.base}/sales/${sales[state]}`);
+      await page.goto(`${e2e.shop.base}/sales/${sales[state]}`);
       await expectState(page, state);
       await page.waitForTimeout(300); // a few redraws
       expect(errors).toEqual([]);

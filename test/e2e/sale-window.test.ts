@@ -1,34 +1,21 @@
 // The sale window is kept by the server, not by the page: a forced page (right path, valid ticket,
 // button enabled by hand) is refused before the start and after the end.
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import {
   CAPTCHA_TEXT,
   confirmCaptcha,
   createSale,
   createUser,
-  launchBrowser,
   loggedInContext,
   openCaptcha,
   openSale,
-  Shop,
   Shopper,
-  startShop,
+  useShop,
 } from './support/shop';
 
 jest.setTimeout(60_000);
 
-let shop: Shop;
-let browser: Browser;
-
-beforeAll(async () => {
-  shop = await startShop();
-  browser = await launchBrowser();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await shop?.close();
-});
+const e2e = useShop();
 
 interface Answer {
   status: number;
@@ -59,15 +46,15 @@ async function forcePurchase(page: Page, saleId: number, path: string): Promise<
 }
 
 function secretPath(saleId: number, user: Shopper): string {
-  return `/api/sales/${saleId}/buy/${shop.c.services.tickets.pathFor(saleId, user.id)}`;
+  return `/api/sales/${saleId}/buy/${e2e.shop.c.services.tickets.pathFor(saleId, user.id)}`;
 }
 
 it('when a forced page tries to buy before the start, then the server refuses with NOT_STARTED and no unit moves', async () => {
-  const saleId = await createSale(shop.c, { startsInMs: 3600_000, stock: 2 });
-  const shopper = await createUser(shop.c, 'shopper', 'fay');
-  const context = await loggedInContext(browser, shop, shopper);
+  const saleId = await createSale(e2e.shop.c, { startsInMs: 3600_000, stock: 2 });
+  const shopper = await createUser(e2e.shop.c, 'shopper', 'fay');
+  const context = await loggedInContext(e2e.browser, e2e.shop, shopper);
   try {
-    const page = await openSale(context, shop, saleId);
+    const page = await openSale(context, e2e.shop, saleId);
     const forced = await forcePurchase(page, saleId, secretPath(saleId, shopper));
     expect(forced.path).toMatchObject({ status: 403, code: 'NOT_STARTED' });
     expect(forced.ticket).toMatchObject({ status: 200, ok: true }); // a ticket alone buys nothing
@@ -79,35 +66,35 @@ it('when a forced page tries to buy before the start, then the server refuses wi
     await page.locator('#captcha-form').waitFor({ state: 'visible' });
     expect(await confirmCaptcha(page, CAPTCHA_TEXT)).toBe('The sale has not started yet. Wait for the countdown.');
 
-    expect(shop.c.services.book.inventory.remaining(saleId)).toBe(2);
-    expect(shop.c.services.orders.pendingForUser(shopper.id)).toHaveLength(0);
+    expect(e2e.shop.c.services.book.inventory.remaining(saleId)).toBe(2);
+    expect(e2e.shop.c.services.orders.pendingForUser(shopper.id)).toHaveLength(0);
   } finally {
     await context.close();
   }
 });
 
 it('when a forced page tries to buy after the end, then the server refuses with SALE_ENDED and no unit moves', async () => {
-  const saleId = await createSale(shop.c, { startsInMs: -7200_000, durationMs: 3600_000, stock: 2 });
-  const shopper = await createUser(shop.c, 'shopper', 'gus');
-  const context = await loggedInContext(browser, shop, shopper);
+  const saleId = await createSale(e2e.shop.c, { startsInMs: -7200_000, durationMs: 3600_000, stock: 2 });
+  const shopper = await createUser(e2e.shop.c, 'shopper', 'gus');
+  const context = await loggedInContext(e2e.browser, e2e.shop, shopper);
   try {
-    const page = await openSale(context, shop, saleId);
+    const page = await openSale(context, e2e.shop, saleId);
     expect((await page.locator('#phase').textContent())?.trim()).toBe('Ended');
     const forced = await forcePurchase(page, saleId, secretPath(saleId, shopper));
     expect(forced.path).toMatchObject({ status: 410, code: 'SALE_ENDED' });
     expect(forced.buy).toMatchObject({ status: 410, code: 'SALE_ENDED' });
-    expect(shop.c.services.book.inventory.remaining(saleId)).toBe(2);
+    expect(e2e.shop.c.services.book.inventory.remaining(saleId)).toBe(2);
   } finally {
     await context.close();
   }
 });
 
 it('when a sale ends while the page is open with its path in hand, then the page turns to "ended" and a late purchase is refused', async () => {
-  const saleId = await createSale(shop.c, { startsInMs: -1_000, durationMs: 5_000, stock: 2 });
-  const shopper = await createUser(shop.c, 'shopper', 'hal');
-  const context = await loggedInContext(browser, shop, shopper);
+  const saleId = await createSale(e2e.shop.c, { startsInMs: -1_000, durationMs: 5_000, stock: 2 });
+  const shopper = await createUser(e2e.shop.c, 'shopper', 'hal');
+  const context = await loggedInContext(e2e.browser, e2e.shop, shopper);
   try {
-    const page = await openSale(context, shop, saleId);
+    const page = await openSale(context, e2e.shop, saleId);
     expect((await page.locator('#phase').textContent())?.trim()).toBe('Live now');
     await openCaptcha(page); // the shopper hesitates past the end with the captcha open
 
@@ -118,7 +105,7 @@ it('when a sale ends while the page is open with its path in hand, then the page
 
     const forced = await forcePurchase(page, saleId, secretPath(saleId, shopper));
     expect(forced.buy).toMatchObject({ status: 410, code: 'SALE_ENDED' });
-    expect(shop.c.services.book.inventory.remaining(saleId)).toBe(2);
+    expect(e2e.shop.c.services.book.inventory.remaining(saleId)).toBe(2);
   } finally {
     await context.close();
   }

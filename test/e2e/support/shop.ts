@@ -50,6 +50,41 @@ export async function startShop(options: TestAppOptions = {}): Promise<Shop> {
   };
 }
 
+export interface ShopInUse {
+  /** The running shop; read it inside a hook or a test (it starts in beforeAll). */
+  readonly shop: Shop;
+  /** The browser driving it; same rule. */
+  readonly browser: Browser;
+}
+
+/**
+ * The suite's one setup: registers a beforeAll that starts the shop (with these options) and a browser,
+ * and an afterAll that closes both (the browser's contexts with it). Call it at the top of a test file.
+ */
+export function useShop(options: TestAppOptions = {}): ShopInUse {
+  let shop: Shop | undefined;
+  let browser: Browser | undefined;
+  beforeAll(async () => {
+    shop = await startShop(options);
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await shop?.close();
+  });
+  const notYet = (what: string) => new Error(`useShop: the ${what} starts in beforeAll; read it inside a hook or a test`);
+  return {
+    get shop() {
+      if (!shop) throw notYet('shop');
+      return shop;
+    },
+    get browser() {
+      if (!browser) throw notYet('browser');
+      return browser;
+    },
+  };
+}
+
 export function launchBrowser(): Promise<Browser> {
   return chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
