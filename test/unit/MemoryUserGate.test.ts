@@ -51,7 +51,7 @@ describe('MemoryUserGate', () => {
     expect(gate.enter(2, T0)).toEqual({ ok: true });
   });
 
-  it('when old attempts have been swept away by a later entry, then their shoppers are let through as new', () => {
+  it('when an entry sweeps old attempts away, then their shoppers are let through and the attempt just made stays in force', () => {
     const gate = new MemoryUserGate(INTERVAL_MS);
     gate.enter(1, T0);
     gate.leave(1);
