@@ -25,10 +25,11 @@ import { SaleRepository } from '../src/repositories/SaleRepository';
 import { AuditReport, AuditService } from '../src/services/AuditService';
 import { formatAudit } from '../src/cli/audit';
 import { cpuBetween, CpuUse, markCpu, waitQuiet } from './bench/cpu';
-import { createSale, createShoppers, removeRun, tokenMakers, writeShopperFiles } from './bench/prepare';
+import { createSale, createShoppers, tokenMakers, writeShopperFiles } from './bench/prepare';
 import { Child, freePort, sleep, startChild, waitFor } from './bench/processes';
 import { formatSummary, summariseFile } from './bench/profile';
 import { readIds, runWrk, WRK, WrkResult } from './bench/wrk';
+import { removeBenchRun } from './lib/toolsData';
 import { redactUrl } from '../src/lib/redactUrl';
 
 const USAGE = `usage: npm run bench -- [--stock N] [--users N] [--connections N] [--duration S] [--threads N]
@@ -512,7 +513,7 @@ export async function bench(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.
     // deleted whole below). Bounded, like the watchers: a database that stopped answering must not hold the exit.
     if (ds?.isInitialized && !tmp && !o.url && !o.keep) {
       if (auditPassed) {
-        const removed = removeRun(ds, runId).then(
+        const removed = removeBenchRun(ds, runId).then(
           () => 'done',
           (e: Error) => say(`bench: could not remove the run's shoppers and sales: ${e.message}`),
         );

@@ -1,5 +1,6 @@
 // The bench's own rows: what it prepares for a run, and that it takes them away again afterwards.
-import { createSale, createShoppers, removeRun } from '../../tools/bench/prepare';
+import { createSale, createShoppers } from '../../tools/bench/prepare';
+import { removeBenchRun } from '../../tools/lib/toolsData';
 import { buildTestApp, TestApp, testDatabases } from '../helpers/buildTestApp';
 
 describe.each(testDatabases())('bench run rows on %s', (database) => {
@@ -21,7 +22,7 @@ describe.each(testDatabases())('bench run rows on %s', (database) => {
       made.push({ users, saleId, presale });
     }
 
-    await removeRun(ds, runs[0]);
+    await removeBenchRun(ds, runs[0]);
 
     const [gone, kept] = made;
     expect(await t.c.repos.orders.countBySale(gone.saleId)).toBe(0);

@@ -9,12 +9,13 @@ import { SaleRepository } from '../../src/repositories/SaleRepository';
 import { UserRepository } from '../../src/repositories/UserRepository';
 import { AccountService } from '../../src/services/AccountService';
 import { TicketService } from '../../src/services/TicketService';
+import { benchProductName, benchUserName } from '../lib/toolsData';
 
 export async function createShoppers(ds: DataSource, runId: string, count: number): Promise<number[]> {
   const users = new UserRepository(ds);
   // '!' is no scrypt hash: these accounts cannot log in with a password; they only hold bench cookies.
   const ids = await users.createMany(
-    Array.from({ length: count }, (_, i) => ({ userName: `bench-${runId}-${i}`, nickName: `Shopper ${i}`, passwordHash: '!', role: 'shopper' as const })),
+    Array.from({ length: count }, (_, i) => ({ userName: benchUserName(runId, i), nickName: `Shopper ${i}`, passwordHash: '!', role: 'shopper' as const })),
   );
   if (ids.some((id) => id < 0)) throw new Error('some bench shoppers were not created');
   return ids;
@@ -23,32 +24,13 @@ export async function createShoppers(ds: DataSource, runId: string, count: numbe
 /** A sale that opened a second ago (or opens in `startsInMs`) and stays open `openMs` from now. */
 export async function createSale(ds: DataSource, runId: string, stock: number, openMs: number, startsInMs = -1000): Promise<number> {
   const productId = await new ProductRepository(ds).create({
-    name: `Bench phone ${runId}`,
+    name: benchProductName(runId),
     description: 'Created by npm run bench.',
     image: '/img/phone.svg',
     priceCents: 69900,
   });
   const now = Date.now();
   return new SaleRepository(ds).create({ productId, stock, priceCents: 19900, startsAt: new Date(now + startsInMs), endsAt: new Date(now + Math.max(openMs, startsInMs + 1000)) });
-}
-
-/**
- * Removes what createShoppers and createSale made for a run, its orders first, so that runs sharing a
- * database do not pile up in it (1.7 million shoppers of earlier runs, 256 MB, outgrew MariaDB's default
- * 128 MB buffer pool and slowed a later run's order writes to 8.8 s).
- */
-export async function removeRun(ds: DataSource, runId: string): Promise<void> {
-  // Run ids are a timestamp and hex digits: nothing LIKE would read as a wildcard.
-  if (!/^[0-9A-Za-z-]+$/.test(runId)) throw new Error(`not a bench run id: ${runId}`);
-  await ds.transaction(async (m) => {
-    const products = `SELECT id FROM products WHERE name = ? OR name = ?`;
-    const names = [`Bench phone ${runId}`, `Bench phone ${runId}-presale`];
-    const sales = `SELECT id FROM flash_sales WHERE product_id IN (${products})`;
-    await m.query(`DELETE FROM orders WHERE sale_id IN (SELECT id FROM (${sales}) AS s)`, names);
-    await m.query(`DELETE FROM flash_sales WHERE product_id IN (SELECT id FROM (${products}) AS p)`, names);
-    await m.query(`DELETE FROM products WHERE name = ? OR name = ?`, names);
-    await m.query(`DELETE FROM users WHERE user_name LIKE ?`, [`bench-${runId}-%`]);
-  });
 }
 
 /**

@@ -1,12 +1,12 @@
-// The chaos drill's hold on the real back-ends: a fresh MariaDB database and RabbitMQ queue per scenario,
-// raw AMQP access to the order queue (depth, a poison message, the dead letters), and stopping and starting
-// the shared MariaDB and RabbitMQ services, with a promise (kept even on a crash) to bring them back.
+// The chaos drill's hold on the real back-ends: raw AMQP access to the order queue (depth, a poison message,
+// the dead letters), stopping and starting the shared MariaDB and RabbitMQ services with a promise (kept
+// even on a crash) to bring them back, and the scenario databases and queues to remove on such a crash.
 import { execFile, execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import * as amqp from 'amqplib';
-import mysql from 'mysql2/promise';
 import { sleep } from '../bench/processes';
+import { dropScenarioDatabaseSync } from '../lib/toolsData';
 
 const run = promisify(execFile);
 
@@ -45,26 +45,6 @@ export function mysqlServerUrl(env: NodeJS.ProcessEnv): string {
   const u = new URL(raw);
   const auth = u.username ? `${u.username}${u.password ? `:${u.password}` : ''}@` : '';
   return `mysql://${auth}${u.host}`;
-}
-
-export async function createDatabase(serverUrl: string, name: string): Promise<string> {
-  const conn = await mysql.createConnection({ uri: serverUrl });
-  try {
-    await conn.query(`DROP DATABASE IF EXISTS \`${name}\``);
-    await conn.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
-  } finally {
-    await conn.end().catch(() => undefined);
-  }
-  return `${serverUrl}/${name}`;
-}
-
-export async function dropDatabase(serverUrl: string, name: string): Promise<void> {
-  const conn = await mysql.createConnection({ uri: serverUrl });
-  try {
-    await conn.query(`DROP DATABASE IF EXISTS \`${name}\``);
-  } finally {
-    await conn.end().catch(() => undefined);
-  }
 }
 
 // --------------------------------------------------------------------------------------------- RabbitMQ
@@ -193,11 +173,8 @@ export function installExitHook(): void {
       }
     }
     for (const [name, serverUrl] of leftoverDatabases) {
-      const u = new URL(serverUrl);
-      const args = ['-h', u.hostname, '-P', u.port || '3306', '-u', decodeURIComponent(u.username || 'root')];
-      if (u.password) args.push(`-p${decodeURIComponent(u.password)}`);
       try {
-        execFileSync('mariadb', [...args, '-e', `DROP DATABASE IF EXISTS \`${name}\``], { stdio: 'ignore', timeout: 20_000 });
+        dropScenarioDatabaseSync(serverUrl, name);
       } catch {
         process.stderr.write(`chaos: could not drop database ${name}\n`);
       }

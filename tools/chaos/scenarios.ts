@@ -3,7 +3,6 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import mysql from 'mysql2/promise';
 import type { DataSource } from 'typeorm';
 import { createDataSource } from '../../ormconfig';
 import { loadConfig } from '../../src/config/loadConfig';
@@ -11,8 +10,6 @@ import { parseOrderBody } from '../../src/queue/OrderQueue';
 import { createSale, createShoppers, tokenMakers } from '../bench/prepare';
 import { Child, freePort, sleep, startChild, waitFor } from '../bench/processes';
 import {
-  createDatabase,
-  dropDatabase,
   mariadbUp,
   otherUsers,
   QueueProbe,
@@ -26,6 +23,7 @@ import {
   trackQueues,
   waitForOthers,
 } from './backends';
+import { countSaleOrders, createScenarioDatabase, dropScenarioDatabase, saleRequestIds } from '../lib/toolsData';
 import { LoadClient, LoadShopper } from './load';
 import { Check, check, ScenarioResult, verifySale } from './verify';
 
@@ -118,26 +116,6 @@ async function healthy(ctx: Ctx, name: string, timeoutMs: number): Promise<void>
   ctx.checks.push(check(name, ok, ok ? `/healthz ok ${Date.now() - t} ms later` : `/healthz after ${timeoutMs} ms: ${JSON.stringify(h)}`));
 }
 
-async function countOrders(databaseUrl: string, saleId: number): Promise<number> {
-  const conn = await mysql.createConnection({ uri: databaseUrl, connectTimeout: 3000 });
-  try {
-    const [rows] = await conn.query('SELECT COUNT(*) AS n FROM orders WHERE sale_id = ?', [saleId]);
-    return Number((rows as { n: number }[])[0].n);
-  } finally {
-    await conn.end().catch(() => undefined);
-  }
-}
-
-async function requestIds(databaseUrl: string, saleId: number): Promise<Set<string>> {
-  const conn = await mysql.createConnection({ uri: databaseUrl, connectTimeout: 3000 });
-  try {
-    const [rows] = await conn.query('SELECT request_id FROM orders WHERE sale_id = ?', [saleId]);
-    return new Set((rows as { request_id: string }[]).map((r) => r.request_id));
-  } finally {
-    await conn.end().catch(() => undefined);
-  }
-}
-
 function grepCount(file: string, pattern: RegExp): number {
   if (!existsSync(file)) return 0;
   return readFileSync(file, 'utf8').split('\n').filter((l) => pattern.test(l)).length;
@@ -207,7 +185,7 @@ export const SCENARIOS: Scenario[] = [
       // Every 202 this process gave is in hand once the requests started before its exit have their outcome.
       await ctx.load.settledBefore(tExit);
       const accepted = [...ctx.load.accepted.keys()];
-      const rows = await requestIds(ctx.databaseUrl, ctx.saleId);
+      const rows = await saleRequestIds(ctx.databaseUrl, ctx.saleId);
       const missing = accepted.filter((id) => !rows.has(id));
       const depth = await ctx.probe.depth().catch((e: Error) => `unknown (${e.message})`);
       const lastAfter = ctx.load.lastAcceptedAt - tTerm;
@@ -236,7 +214,7 @@ export const SCENARIOS: Scenario[] = [
     restartsService: true,
     async fault(ctx) {
       await assertAlone();
-      const written = await countOrders(ctx.databaseUrl, ctx.saleId);
+      const written = await countSaleOrders(ctx.databaseUrl, ctx.saleId);
       const accepted = ctx.load.counts.accepted;
       const t = Date.now();
       await stopMariadb();
@@ -302,7 +280,7 @@ async function drain(ctx: Ctx, timeoutMs: number): Promise<void> {
   while (Date.now() - t < timeoutMs) {
     h = await health(ctx.baseUrl);
     depth = await ctx.probe.depth().catch(() => null);
-    const count = await countOrders(ctx.databaseUrl, ctx.saleId).catch(() => null);
+    const count = await countSaleOrders(ctx.databaseUrl, ctx.saleId).catch(() => null);
     const quiet = !!h && h.ok && h.sales === 'open' && depth === 0 && count !== null;
     stable = quiet && count === last ? stable + 1 : 0;
     last = count;
@@ -371,7 +349,7 @@ export async function runScenario(n: number, sc: Scenario, s: ChaosSettings, say
     // A sale and its shoppers, made by the bench's own preparation, with the app's key.
     trackDatabase(s.mysqlServerUrl, dbName, true);
     trackQueues(queue, true);
-    const databaseUrl = await createDatabase(s.mysqlServerUrl, dbName);
+    const databaseUrl = await createScenarioDatabase(s.mysqlServerUrl, dbName);
     dbCreated = true;
     const database = loadConfig({ DATABASE_URL: databaseUrl, NODE_ENV: 'development' }).database;
     const cookieKeys = loadConfig({ DATABASE_URL: databaseUrl, COOKIE_KEYS: s.cookieKeys }).cookieKeys;
@@ -498,7 +476,7 @@ export async function runScenario(n: number, sc: Scenario, s: ChaosSettings, say
     await probe.close();
     trackQueues(queue, false);
     if (dbCreated) {
-      await dropDatabase(s.mysqlServerUrl, dbName).then(
+      await dropScenarioDatabase(s.mysqlServerUrl, dbName).then(
         () => trackDatabase(s.mysqlServerUrl, dbName, false),
         (e) => say(`  could not drop ${dbName}: ${(e as Error).message}`),
       );
