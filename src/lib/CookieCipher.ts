@@ -35,7 +35,7 @@ export class CookieCipher {
   seal(payload: SessionPayload): string {
     const header = Buffer.allocUnsafe(HEADER);
     header.writeUInt8(VERSION, 0);
-    header.writeUInt32BE(this.active.id, 1);
+    header.writeInt32BE(this.active.id, 1);
     const body = Buffer.allocUnsafe(BODY);
     body.writeUInt32BE(payload.userId, 0);
     body.writeDoubleBE(payload.issuedAt, 4);
@@ -54,7 +54,7 @@ export class CookieCipher {
     if (raw.length !== HEADER + IV + BODY + TAG || raw[0] !== VERSION) return null;
     // base64url decoding ignores stray characters, so insist on the canonical form.
     if (raw.toString('base64url') !== token) return null;
-    const secret = this.byId.get(raw.readUInt32BE(1));
+    const secret = this.byId.get(raw.readInt32BE(1));
     if (!secret) return null;
     try {
       const decipher = createDecipheriv('aes-128-gcm', secret, raw.subarray(HEADER, HEADER + IV));
@@ -75,6 +75,7 @@ export class CookieCipher {
 
 const EXPECTED_LENGTH = Math.ceil(((HEADER + IV + BODY + TAG) * 4) / 3);
 
+/** Signed, so that every key id is a small integer to V8 and the cipher keeps one shape whatever its key. */
 function keyId(secret: Buffer): number {
-  return createHash('sha256').update(secret).digest().readUInt32BE(0);
+  return createHash('sha256').update(secret).digest().readInt32BE(0);
 }
