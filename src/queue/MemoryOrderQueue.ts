@@ -45,10 +45,6 @@ export class MemoryOrderQueue implements OrderQueue {
     return this.dead.length;
   }
 
-  deadLetters(): string[] {
-    return this.dead.map((i) => i.body);
-  }
-
   isConnected(): boolean {
     return true;
   }

@@ -13,11 +13,7 @@ const OK: GateResult = { ok: true };
 export class MemoryUserGate implements UserGate {
   private readonly lastAttempt = new Map<number, number>();
   private readonly inFlight = new Set<number>();
-  /**
-   * A double from the start, like the timestamps it will hold: starting at the integer 0 would change the
-   * object's field layout at its first sweep, and with it throw away machine code compiled for the gates
-   * already in use (the rehearsal's one, before the opening).
-   */
+  /** A double from the start, like the timestamps it will hold: the field keeps one shape (see buildPurchasePath). */
   private sweptAt = -Infinity;
 
   constructor(private readonly intervalMs: number) {}
