@@ -7,10 +7,10 @@
 -- Requests are built once in init(); the per-request work is a table lookup.
 --
 -- wrk runs each thread's init() on its main thread just before starting that thread, so thread 1 would be
--- sending while thread 2 is still reading its shoppers (a few hundred ms at 25,000 shoppers a thread) and
+-- sending while thread 2 is still reading its shoppers (long enough to matter with a large crowd) and
 -- the crowd would arrive in halves, with the generator's set-up competing for the cores. So each thread's
 -- first request() marks it started (a file in BENCH_ACCEPTED_DIR) and waits, a bounded time, until every
--- thread is: the whole crowd starts within a millisecond or so. wrk's main
+-- thread is: the whole crowd starts together. wrk's main
 -- thread also calls thread 1's request() once, right after its init(), to check the request's form; that
 -- call, told apart by the calling thread, neither waits nor counts.
 --
