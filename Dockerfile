@@ -26,6 +26,8 @@ COPY package.json package-lock.json ./
 RUN if [ -f /usr/local/include/node/node.h ]; then export npm_config_nodedir=/usr/local; fi \
  && npm install --no-audit --no-fund --loglevel=warn
 
+# The app's sources only: operator tooling (tools/: the bench, the chaos drill) never ships, and
+# tsconfig.build.json does not include it.
 COPY tsconfig.json tsconfig.build.json ormconfig.ts ./
 COPY src ./src
 COPY migrations ./migrations
