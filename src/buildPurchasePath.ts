@@ -5,7 +5,7 @@
 // test/unit/purchasePath.test.ts fails if it ever stops holding.
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
-import { PurchaseController } from './controllers/PurchaseController';
+import { httpRequestReader, PurchaseController } from './controllers/PurchaseController';
 import { clientIpFunction } from './lib/clientIp';
 import { CookieCipher } from './lib/CookieCipher';
 import { FixedWindowCounter } from './lib/FixedWindowCounter';
@@ -57,9 +57,10 @@ export function buildPurchasePath(s: PurchasePathSettings, p: PurchasePathParts)
     bucket: new TokenBucket(s.bucketPerSecond, s.bucketCapacity),
     perIp: new FixedWindowCounter(s.ipLimit, s.ipWindowMs),
   };
-  const funnel = new PurchaseFunnel(guards, book, accounts, blacklist, new MemoryUserGate(s.userIntervalMs), tickets, p.queue, tracker, p.log);
-  const clientIp: (req: IncomingMessage) => string = clientIpFunction(s.trustProxy);
-  const controller = new PurchaseController(funnel, clientIp);
+  const reader = httpRequestReader(clientIpFunction(s.trustProxy));
+  const gate = new MemoryUserGate(s.userIntervalMs);
+  const funnel = new PurchaseFunnel<IncomingMessage>(reader, guards, book, accounts, blacklist, gate, tickets, p.queue, tracker, p.log);
+  const controller = new PurchaseController(funnel);
   return { book, tickets, accounts, blacklist, tracker, funnel, controller, queue: p.queue };
 }
 

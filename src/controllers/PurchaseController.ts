@@ -1,11 +1,11 @@
-// The purchase request, served on node:http directly: Express's own overhead is most of a bare server's
-// cost, and this one route is what the shop is judged on. It matches the URL, hands the request to the
-// funnel (services/PurchaseFunnel) and writes its answer. No body is read: the sale id and secret path
+// The purchase request, served on node:http directly, before Express: Express's own overhead would cost
+// this route most of its throughput, and it is what the shop is judged on. It matches the URL, hands the
+// request to the funnel (services/PurchaseFunnel) and writes its answer. No body is read: the sale id and secret path
 // are in the URL, the ticket in a header, the shopper in the login cookie.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Refusal } from '../errors';
 import { sameOrigin } from '../middleware/csrf';
-import type { PurchaseFunnel, PurchaseRequest, PurchaseResult } from '../services/PurchaseFunnel';
+import type { PurchaseFunnel, PurchaseResult, RequestReader } from '../services/PurchaseFunnel';
 
 const ROUTE = /^\/api\/sales\/(\d{1,9})\/buy\/([\w-]{1,64})$/;
 const SESSION = /(?:^|;\s*)sid=([^;]+)/;
@@ -43,10 +43,7 @@ const ACCEPTED_TAIL = '","message":"Order accepted."}';
 const ACCEPTED_HEADERS = canned(202, `${ACCEPTED_HEAD}${'0'.repeat(36)}${ACCEPTED_TAIL}`).headers;
 
 export class PurchaseController {
-  constructor(
-    private readonly funnel: PurchaseFunnel,
-    private readonly clientIp: (req: IncomingMessage) => string,
-  ) {}
+  constructor(private readonly funnel: PurchaseFunnel<IncomingMessage>) {}
 
   /** True when the request is a purchase (and has been answered); false to pass it on to Express. */
   readonly tryHandle = (req: IncomingMessage, res: ServerResponse): boolean => {
@@ -56,7 +53,7 @@ export class PurchaseController {
     if (!m) return false;
     // No body is read: Node discards an unread one once the answer is sent, and keeps the connection.
     try {
-      const result = this.funnel.attempt(new HttpPurchaseRequest(req, Number(m[1]), m[2], this.clientIp));
+      const result = this.funnel.attempt(Number(m[1]), m[2], req);
       // Most requests are answered synchronously, without a promise.
       if (result instanceof Promise) result.then((r) => answer(res, r)).catch(() => fail(res));
       else answer(res, result);
@@ -67,34 +64,22 @@ export class PurchaseController {
   };
 }
 
-/** The funnel's view of a node:http request; each part is read only when the funnel asks for it. */
-class HttpPurchaseRequest implements PurchaseRequest {
-  constructor(
-    private readonly req: IncomingMessage,
-    readonly saleId: number,
-    readonly path: string,
-    private readonly ipOf: (req: IncomingMessage) => string,
-  ) {}
-
-  clientIp(): string {
-    return this.ipOf(this.req);
-  }
-
-  /** A cross-site page cannot set the ticket header without a CORS preflight we never grant; this refuses the rest. */
-  isSameSite(): boolean {
-    return sameOrigin(this.req);
-  }
-
-  sessionToken(): string | undefined {
-    const cookie = this.req.headers.cookie;
-    const token = cookie ? SESSION.exec(cookie)?.[1] : undefined;
-    return token ? cookieValue(token) : undefined;
-  }
-
-  ticket(): string {
-    const ticket = this.req.headers['x-purchase-ticket'];
-    return typeof ticket === 'string' ? ticket : '';
-  }
+/** How the funnel reads a node:http request, under the configured proxy trust for the client's address. */
+export function httpRequestReader(clientIp: (req: IncomingMessage) => string): RequestReader<IncomingMessage> {
+  return {
+    clientIp,
+    // A cross-site page cannot set the ticket header without a CORS preflight we never grant; this refuses the rest.
+    isSameSite: sameOrigin,
+    sessionToken(req) {
+      const cookie = req.headers.cookie;
+      const token = cookie ? SESSION.exec(cookie)?.[1] : undefined;
+      return token ? cookieValue(token) : undefined;
+    },
+    ticket(req) {
+      const ticket = req.headers['x-purchase-ticket'];
+      return typeof ticket === 'string' ? ticket : '';
+    },
+  };
 }
 
 function answer(res: ServerResponse, result: PurchaseResult): void {

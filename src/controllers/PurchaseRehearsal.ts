@@ -16,7 +16,7 @@ import type { PurchaseController } from './PurchaseController';
 /** The scratch copy of the purchase path; built by the container, used once, then dropped. */
 export interface ScratchShop {
   controller: PurchaseController;
-  funnel: PurchaseFunnel;
+  funnel: Pick<PurchaseFunnel, 'open' | 'close'>;
   accounts: AccountService;
   tickets: TicketService;
   book: SaleBook;

@@ -14,20 +14,18 @@ import type { TicketService } from './TicketService';
 import type { UserGate } from './UserGate';
 
 /**
- * A purchase request as the funnel sees it. The route reads each part only when a gate asks for it, so a
- * request refused early never pays for parsing the rest.
+ * How the funnel reads the parts of a transport's request (R: node:http's IncomingMessage in the shop). Each
+ * part is read only when a gate asks for it, so a request refused early never pays for parsing the rest;
+ * and one reader serves every request, so reading allocates nothing.
  */
-export interface PurchaseRequest {
-  readonly saleId: number;
-  /** The secret purchase path from the URL. */
-  readonly path: string;
-  clientIp(): string;
+export interface RequestReader<R> {
+  clientIp(req: R): string;
   /** The request's Origin is this shop (or absent). */
-  isSameSite(): boolean;
+  isSameSite(req: R): boolean;
   /** The login cookie's value, if any. */
-  sessionToken(): string | undefined;
+  sessionToken(req: R): string | undefined;
   /** The single-use purchase ticket the captcha was exchanged for ('' when missing). */
-  ticket(): string;
+  ticket(req: R): string;
 }
 
 /** The route's guards: they keep the shop up under load and know nothing of the shopper. */
@@ -45,13 +43,14 @@ export interface Acceptance {
 
 export type PurchaseResult = Acceptance | Refusal;
 
-export class PurchaseFunnel {
+export class PurchaseFunnel<R = unknown> {
   private ready = false;
   private closedAs: Refusal = REFUSALS.STARTING;
   /** Requests whose publish outcome is unknown: their units stay reserved until the queue tells. */
   private readonly uncertain = new Map<string, { saleId: number; userId: number }>();
 
   constructor(
+    private readonly read: RequestReader<R>,
     private readonly guards: RouteGuards,
     private readonly sales: SaleBook,
     private readonly accounts: Pick<AccountService, 'userIdFromSession'>,
@@ -65,24 +64,25 @@ export class PurchaseFunnel {
   ) {}
 
   /**
-   * The funnel. A refusal at once when a gate says no; a promise only when the order goes to the queue.
-   * The numbers are the README's (Architecture, "The purchase funnel").
+   * The funnel, for a purchase in sale `saleId` through the secret `path` of the URL. A refusal at once
+   * when a gate says no; a promise only when the order goes to the queue. The numbers are the README's
+   * (Architecture, "The purchase funnel").
    */
-  attempt(r: PurchaseRequest): PurchaseResult | Promise<PurchaseResult> {
+  attempt(saleId: number, path: string, req: R): PurchaseResult | Promise<PurchaseResult> {
     if (this.guards.overloaded()) return REFUSALS.OVERLOADED; //                       1. event loop keeps up
     if (!this.guards.bucket.tryTake()) return REFUSALS.BUSY; //                       2. route token bucket
     const now = this.clock();
-    const ip = r.clientIp();
+    const ip = this.read.clientIp(req);
     if (!this.guards.perIp.hit(ip, now)) return this.ipLimited(now); //                3. per-IP window
-    if (!r.isSameSite()) return REFUSALS.CROSS_SITE; //                               4. Origin check
-    if (this.soldOutNow(r.saleId, now)) return REFUSALS.SOLD_OUT; //                  5. sold out, before the cookie costs anything
-    const userId = this.accounts.userIdFromSession(r.sessionToken(), now); //         6. login cookie
+    if (!this.read.isSameSite(req)) return REFUSALS.CROSS_SITE; //                               4. Origin check
+    if (this.soldOutNow(saleId, now)) return REFUSALS.SOLD_OUT; //                  5. sold out, before the cookie costs anything
+    const userId = this.accounts.userIdFromSession(this.read.sessionToken(req), now); //         6. login cookie
     if (userId === null) return REFUSALS.NOT_LOGGED_IN;
     if (!this.ready) return this.closedAs; //                                          7. shop open
-    const outOfWindow = this.sales.windowRefusal(r.saleId, now); //                   8. sale window
+    const outOfWindow = this.sales.windowRefusal(saleId, now); //                   8. sale window
     if (outOfWindow) return outOfWindow;
     if (this.blacklist.isBlocked(userId, ip, now)) return REFUSALS.BLOCKED; //       9. blacklist
-    const done = this.alreadyDone(r.saleId, userId); //                               10. sold out / bought already
+    const done = this.alreadyDone(saleId, userId); //                               10. sold out / bought already
     if (done) return done;
     const paced = this.enterShopperSlot(userId, now); //                              11. per-shopper pacing
     if (paced) return paced;
@@ -90,9 +90,9 @@ export class PurchaseFunnel {
     let refusal: Refusal | null;
     try {
       refusal =
-        this.checkPath(r, userId) ?? //                                                12. secret purchase path
-        this.spendTicket(r, userId, now) ?? //                                         13. single-use ticket
-        this.reserveUnit(r.saleId, userId); //                                         14. one unit, in memory
+        this.checkPath(saleId, userId, path) ?? //                                     12. secret purchase path
+        this.spendTicket(saleId, userId, this.read.ticket(req), now) ?? //             13. single-use ticket
+        this.reserveUnit(saleId, userId); //                                         14. one unit, in memory
     } catch (err) {
       this.gate.leave(userId);
       throw err;
@@ -101,7 +101,7 @@ export class PurchaseFunnel {
       this.gate.leave(userId);
       return refusal;
     }
-    return this.publishOrder(r.saleId, userId, now).finally(() => this.gate.leave(userId)); // 15. queue, confirmed
+    return this.publishOrder(saleId, userId, now).finally(() => this.gate.leave(userId)); // 15. queue, confirmed
   }
 
   /** Opens the funnel; called once the queue is drained and stock is rebuilt. */
@@ -161,15 +161,15 @@ export class PurchaseFunnel {
     return { ...REFUSALS.TOO_FAST, retryAfterSeconds: Math.ceil(pass.retryAfterMs / 1000) };
   }
 
-  private checkPath(r: PurchaseRequest, userId: number): Refusal | null {
-    return this.tickets.isPath(r.saleId, userId, r.path) ? null : REFUSALS.PATH_INVALID;
+  private checkPath(saleId: number, userId: number, path: string): Refusal | null {
+    return this.tickets.isPath(saleId, userId, path) ? null : REFUSALS.PATH_INVALID;
   }
 
   /** Checks the ticket and, when it is valid, spends it. */
-  private spendTicket(r: PurchaseRequest, userId: number, now: number): Refusal | null {
-    const ticket = this.tickets.redeem(r.ticket(), r.saleId, userId, now);
-    if (ticket === 'ok') return null;
-    return ticket === 'used' ? REFUSALS.TICKET_USED : ticket === 'expired' ? REFUSALS.TICKET_EXPIRED : REFUSALS.TICKET_INVALID;
+  private spendTicket(saleId: number, userId: number, ticket: string, now: number): Refusal | null {
+    const check = this.tickets.redeem(ticket, saleId, userId, now);
+    if (check === 'ok') return null;
+    return check === 'used' ? REFUSALS.TICKET_USED : check === 'expired' ? REFUSALS.TICKET_EXPIRED : REFUSALS.TICKET_INVALID;
   }
 
   /** The single step that decides a purchase: takes one unit and marks the shopper as a buyer. */

@@ -12,7 +12,7 @@ import {
   PublishUnknownError,
 } from '../../src/queue/OrderQueue';
 import { OrderTracker } from '../../src/services/OrderTracker';
-import { PurchaseFunnel, PurchaseRequest, PurchaseResult } from '../../src/services/PurchaseFunnel';
+import { PurchaseFunnel, PurchaseResult, RequestReader } from '../../src/services/PurchaseFunnel';
 import { RecoveryService } from '../../src/services/RecoveryService';
 import { MemoryInventory, SaleBook } from '../../src/services/SaleBook';
 import { TicketService } from '../../src/services/TicketService';
@@ -60,16 +60,12 @@ interface Parts {
   ticket: string;
 }
 
-function request(p: Parts): PurchaseRequest {
-  return {
-    saleId: p.saleId,
-    path: p.path,
-    clientIp: () => p.ip,
-    isSameSite: () => p.sameSite,
-    sessionToken: () => p.session,
-    ticket: () => p.ticket,
-  };
-}
+const reader: RequestReader<Parts> = {
+  clientIp: (p) => p.ip,
+  isSameSite: (p) => p.sameSite,
+  sessionToken: (p) => p.session,
+  ticket: (p) => p.ticket,
+};
 
 function setup() {
   let now = START;
@@ -88,6 +84,7 @@ function setup() {
     perIp: new FixedWindowCounter(100, 60_000, START),
   };
   const funnel = new PurchaseFunnel(
+    reader,
     guards,
     book,
     { userIdFromSession: (token) => (token === `session-${SHOPPER}` ? SHOPPER : token === 'session-8' ? 8 : null) },
@@ -108,7 +105,7 @@ function setup() {
     session: `session-${userId}`,
     ticket: tickets.issue(SALE, userId, now),
   });
-  const attempt = (p: Parts) => funnel.attempt(request(p));
+  const attempt = (p: Parts) => funnel.attempt(p.saleId, p.path, p);
   return {
     book,
     tickets,
@@ -171,6 +168,7 @@ describe('PurchaseFunnel gates', () => {
     const t = setup();
     const bucket = new TokenBucket(1, 1, () => START);
     const funnel = new PurchaseFunnel(
+      reader,
       { overloaded: () => false, bucket, perIp: new FixedWindowCounter(0, 60_000, START) },
       t.book,
       { userIdFromSession: () => null },
@@ -184,8 +182,9 @@ describe('PurchaseFunnel gates', () => {
     );
     funnel.open();
 
-    expect(code(funnel.attempt(request(t.good())) as PurchaseResult)).toBe('IP_RATE_LIMITED');
-    expect(code(funnel.attempt(request(t.good())) as PurchaseResult)).toBe('BUSY');
+    const p = t.good();
+    expect(code(funnel.attempt(p.saleId, p.path, p) as PurchaseResult)).toBe('IP_RATE_LIMITED');
+    expect(code(funnel.attempt(p.saleId, p.path, p) as PurchaseResult)).toBe('BUSY');
   });
 
   it('when the sale is sold out, then SOLD_OUT is answered even without a login cookie', () => {
