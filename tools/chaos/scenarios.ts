@@ -404,6 +404,18 @@ export async function runScenario(n: number, sc: Scenario, s: ChaosSettings, say
       durationMs: s.loadDurationMs,
       logFile: path.join(dir, 'requests.jsonl'),
     });
+    let runs = 0;
+    const startApp = async (): Promise<Child> => {
+      runs += 1;
+      const child = startChild(process.execPath, [path.join(s.root, 'dist', 'src', 'server.js')], {
+        logFile: path.join(dir, `app-${runs}.log`),
+        env,
+        cwd: s.root,
+      });
+      apps.push(child);
+      await waitFor(`the app (start ${runs})`, async () => (await health(baseUrl))?.sales === 'open', 60_000, child);
+      return child;
+    };
     const ctx: Ctx = {
       s,
       say,
@@ -412,25 +424,16 @@ export async function runScenario(n: number, sc: Scenario, s: ChaosSettings, say
       saleId,
       databaseUrl,
       env,
-      app: null as unknown as Child,
-      runs: 0,
+      app: await startApp(),
+      get runs() {
+        return runs;
+      },
       probe,
       load,
       checks: result.checks,
       notes: result.notes,
-      startApp: async () => {
-        ctx.runs += 1;
-        const child = startChild(process.execPath, [path.join(s.root, 'dist', 'src', 'server.js')], {
-          logFile: path.join(dir, `app-${ctx.runs}.log`),
-          env,
-          cwd: s.root,
-        });
-        apps.push(child);
-        await waitFor(`the app (start ${ctx.runs})`, async () => (await health(baseUrl))?.sales === 'open', 60_000, child);
-        return child;
-      },
+      startApp,
     };
-    ctx.app = await ctx.startApp();
 
     const loading = load.run();
     const at = Math.round(s.stock * s.faultAt);
