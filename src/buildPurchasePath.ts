@@ -17,6 +17,7 @@ import type { BlacklistRepository } from './repositories/BlacklistRepository';
 import type { UserRepository } from './repositories/UserRepository';
 import { AccountService } from './services/AccountService';
 import { BlacklistService } from './services/BlacklistService';
+import type { CaptchaService } from './services/CaptchaService';
 import { OrderTracker } from './services/OrderTracker';
 import { PurchaseFunnel } from './services/PurchaseFunnel';
 import { MemoryInventory, SaleBook } from './services/SaleBook';
@@ -39,6 +40,8 @@ export interface PurchasePathParts {
   users: UserRepository;
   blacklist: BlacklistRepository;
   queue: OrderQueue;
+  /** The captchas handed out and checked; shared with the rehearsal's copy, which never uses them. */
+  captchas: CaptchaService;
   /** The overload guard: the one running LagMonitor's function, shared by the shop and its rehearsal. */
   overloaded: () => boolean;
   log: Logger;
@@ -59,7 +62,7 @@ export function buildPurchasePath(s: PurchasePathSettings, p: PurchasePathParts)
   };
   const reader = httpRequestReader(clientIpFunction(s.trustProxy));
   const gate = new MemoryUserGate(s.userIntervalMs);
-  const funnel = new PurchaseFunnel<IncomingMessage>(reader, guards, book, accounts, blacklist, gate, tickets, p.queue, tracker, p.log);
+  const funnel = new PurchaseFunnel<IncomingMessage>(reader, guards, book, accounts, blacklist, gate, tickets, p.captchas, p.queue, tracker, p.log);
   const controller = new PurchaseController(funnel);
   return { book, tickets, accounts, blacklist, tracker, funnel, controller, queue: p.queue };
 }

@@ -23,7 +23,16 @@ import { OrderRepository } from './repositories/OrderRepository';
 import { ProductRepository } from './repositories/ProductRepository';
 import { SaleRepository } from './repositories/SaleRepository';
 import { UserRepository } from './repositories/UserRepository';
-import { CaptchaGenerator, CaptchaService, svgCaptchaGenerator } from './services/CaptchaService';
+import {
+  CaptchaGenerator,
+  CaptchaPool,
+  CaptchaRenderer,
+  FileCaptchaRenderer,
+  InlineCaptchaRenderer,
+  RenderScript,
+  ThreadCaptchaRenderer,
+} from './services/CaptchaPool';
+import { CaptchaService } from './services/CaptchaService';
 import { CatalogService } from './services/CatalogService';
 import { DemoSeeder } from './services/DemoSeeder';
 import { OrderService } from './services/OrderService';
@@ -36,6 +45,8 @@ export interface Overrides {
   dataSource?: DataSource;
   /** The order writer thread's entry (tests run it from TypeScript). */
   writerScript?: ThreadScript;
+  /** The captcha render thread's entry (tests run it from TypeScript). */
+  captchaScript?: RenderScript;
   /** The writer's hold beyond WRITER_HOLD_MS (tests widen its window). */
   writerHold?: Partial<HoldSettings>;
 }
@@ -67,9 +78,10 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
     ipWindowMs: config.purchase.ipWindowMs,
     trustProxy: config.trustProxy,
   };
-  const path = buildPurchasePath(pathSettings, { users: repos.users, blacklist: repos.blacklist, queue, overloaded: lag.overloaded, log });
+  const captchaPool = new CaptchaPool(captchaRenderer(config, log, overrides), config.captcha.poolSize, log);
+  const captchas = new CaptchaService(captchaPool);
+  const path = buildPurchasePath(pathSettings, { users: repos.users, blacklist: repos.blacklist, queue, captchas, overloaded: lag.overloaded, log });
   const { book, tracker, tickets, accounts, blacklist, funnel } = path;
-  const captchas = new CaptchaService(overrides.captchaGenerator ?? svgCaptchaGenerator);
   const catalog = new CatalogService(repos.products, repos.sales, book);
   const orders = new OrderService(repos.orders, tracker);
   // Only a broker's queue holds orders safely while the writer waits: the in-process one loses them in a crash.
@@ -95,7 +107,7 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
         );
   const recovery = new RecoveryService(queue, writer, repos.sales, repos.orders, book, blacklist, log);
 
-  const services = { accounts, blacklist, catalog, orders, funnel, captchas, tickets, tracker, book, recovery };
+  const services = { accounts, blacklist, catalog, orders, funnel, captchas, tickets, tracker, book, recovery, captchaPool };
 
   const controllers = {
     users: new UserController(accounts, config.sessionTtlMs),
@@ -121,6 +133,7 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
       users: repos.users,
       blacklist: repos.blacklist,
       queue: scratchQueue,
+      captchas,
       overloaded: lag.overloaded,
       log: scratchLog,
     });
@@ -146,6 +159,8 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
       : 'orders go through RabbitMQ');
     await queue.start(); // publishing
     await writer.start();
+    // Not waited for: the pool fills during the countdown; an empty pool answers CAPTCHA_BUSY, never hangs.
+    void captchaPool.fill().then(() => log.info({ captchas: captchaPool.available() }, 'captcha pool full'));
     log.info({ writer: writer.where }, writer.where === 'thread' ? 'orders are written by a worker thread' : 'orders are written in the main thread');
     await recovery.drain();
     await recovery.rebuild();
@@ -167,6 +182,7 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
     if (reconciler) clearInterval(reconciler);
     if (started) await recovery.drain(drainTimeoutMs).catch((err) => log.warn({ err: err.message }, 'stopped before the queue drained'));
     await writer.stop();
+    await captchaPool.close();
     await queue.close();
     if (dataSource.isInitialized) await dataSource.destroy();
   }
@@ -175,4 +191,11 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
   const rehearsed = () => rehearsal;
 
   return { config, log, dataSource, queue, repos, services, controllers, writer, lag, start, stop, rehearsed };
+}
+
+/** Where captchas come from: a test's generator, a load test's file, or render threads (the shop). */
+function captchaRenderer(config: Config, log: Logger, overrides: Overrides): CaptchaRenderer {
+  if (overrides.captchaGenerator) return new InlineCaptchaRenderer(overrides.captchaGenerator);
+  if (config.captcha.poolFile) return new FileCaptchaRenderer(config.captcha.poolFile);
+  return new ThreadCaptchaRenderer(config.captcha.threads, log, overrides.captchaScript);
 }

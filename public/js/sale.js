@@ -1,4 +1,4 @@
-// The sale page's only script: server-clock countdown, captcha, ticket, secret path, purchase, status.
+// The sale page's only script: server-clock countdown, the path and captcha, the purchase with its answer, status.
 // The page's HTML is the same for everyone; what depends on the shopper or the moment comes from JSON.
 (function () {
   'use strict';
@@ -25,7 +25,7 @@
   var state = {
     offset: 0, synced: false, phase: null, loggedIn: false, bought: false, left: Number(el.left.textContent) || 0,
     stock: Number(root.querySelector('#stock').textContent) || 0, lockedUntil: 0, captchaId: null, path: null,
-    pathTries: 0, busy: false, announcedAt: null,
+    busy: false, announcedAt: null,
   };
 
   var LABELS = { upcoming: 'Coming up', live: 'Live now', sold_out: 'Sold out', ended: 'Ended', bought: 'Yours' };
@@ -49,7 +49,7 @@
     TOO_FAST: 'Too fast: one try every 10 seconds, please. Wait for the countdown.',
     IN_FLIGHT: 'Your previous try is still being handled. Wait a moment.',
     BLOCKED: 'Your account or network is blocked from this sale.',
-    CAPTCHA_WRONG: 'Those characters do not match the picture. Here is a new one.',
+    CAPTCHA_WRONG: 'Those characters do not match the picture (case does not matter). Here is a new one.',
     CAPTCHA_EXPIRED: 'That picture expired. Here is a new one.',
     TICKET_INVALID: 'Please type the characters from a new picture.',
     TICKET_USED: 'Please type the characters from a new picture.',
@@ -63,6 +63,7 @@
     QUEUE_UNKNOWN: 'We are not sure your order went through. We are checking…',
     IP_RATE_LIMITED: 'Too many requests from your network. Please wait a little.',
     CROSS_SITE: 'This page did not come from the shop. Please open the sale from the shop itself.',
+    CAPTCHA_BUSY: 'Pictures are being drawn for the crowd. Please try again in a moment.',
     NOT_LOGGED_IN: 'Please log in to buy.',
     CSRF: 'This page has expired. Please reload it.',
     NETWORK: 'Network problem. Check your connection and try again.',
@@ -274,7 +275,6 @@
     if (before === null) return; // first paint: nothing to announce
     if (after === 'live') {
       say(state.loggedIn ? 'The sale is open. The Buy now button is enabled.' : 'The sale is open. Log in to buy.');
-      if (!state.bought) fetchPath();
       refreshState();
     } else if (after === 'sold_out') {
       say('Sold out.');
@@ -283,22 +283,6 @@
       say('The sale has ended.');
       closeCaptcha();
     }
-  }
-
-  // The secret path exists only once the sale has started; a clock a little ahead of the server's is retried.
-  function fetchPath() {
-    if (state.path) return Promise.resolve(state.path);
-    if (!state.loggedIn) return Promise.resolve(null);
-    return api('GET', '/api/sales/' + saleId + '/path').then(function (d) {
-      if (d.ok) { state.path = d.path; state.pathTries = 0; return state.path; }
-      // Retried only when our clock says "just started": a server a little behind us catches up.
-      var t = now();
-      if (d.code === 'NOT_STARTED' && t >= startsAt - 1000 && t < startsAt + 5000 && state.pathTries < 20) {
-        state.pathTries += 1;
-        return new Promise(function (r) { setTimeout(r, 250); }).then(fetchPath);
-      }
-      return null;
-    });
   }
 
   function show(kind, text, link) {
@@ -319,14 +303,37 @@
     if (text) el.answer.setAttribute('aria-invalid', 'true'); else el.answer.removeAttribute('aria-invalid');
   }
 
-  function loadCaptcha() {
+  // One round trip for the secret path and a captcha; they exist only once the sale has started, so a
+  // clock a little ahead of the server's is retried for a few seconds.
+  function loadCaptcha(tries) {
+    tries = tries || 0;
     el.answer.value = '';
     el.refresh.disabled = true;
-    return api('POST', '/api/sales/' + saleId + '/captcha').then(function (d) {
+    return api('POST', '/api/sales/' + saleId + '/challenge').then(function (d) {
+      var t = now();
+      if (!d.ok && d.code === 'NOT_STARTED' && t >= startsAt - 1000 && t < startsAt + 5000 && tries < 20) {
+        return new Promise(function (r) { setTimeout(r, 250); }).then(function () { return loadCaptcha(tries + 1); });
+      }
+      if (!d.ok && d.code === 'CAPTCHA_BUSY' && tries < 20) {
+        return new Promise(function (r) { setTimeout(r, 1000); }).then(function () { return loadCaptcha(tries + 1); });
+      }
       el.refresh.disabled = false;
-      if (!d.ok) { show('error', MESSAGES[d.code] || d.message || 'Could not load a picture. Please try again.'); return; }
+      if (!d.ok) {
+        if (d.code === 'ALREADY_BOUGHT') state.bought = true;
+        if (d.code === 'SOLD_OUT') state.left = 0;
+        show(KIND[d.code] || 'error', MESSAGES[d.code] || d.message || 'Could not load a picture. Please try again.');
+        closeCaptcha();
+        render();
+        return;
+      }
+      state.path = d.path;
       state.captchaId = d.captchaId;
-      el.image.innerHTML = d.svg;
+      var img = document.createElement('img');
+      img.src = d.image;
+      img.alt = 'Five characters, letters and digits, drawn bent and crossed by lines. Case does not matter.';
+      img.width = 240;
+      img.height = 80;
+      el.image.replaceChildren(img);
       el.form.hidden = false;
       el.answer.focus();
     });
@@ -349,7 +356,6 @@
     if (!el.form.hidden) { el.answer.focus(); return; }
     show('', '');
     fieldError('');
-    if (!state.path) fetchPath();
     loadCaptcha();
   });
 
@@ -364,25 +370,15 @@
     state.busy = true;
     el.submit.disabled = true;
     render();
-    api('POST', '/api/sales/' + saleId + '/ticket', { captchaId: state.captchaId, answer: answer })
-      .then(function (t) {
-        if (!t.ok) {
-          if (t.code === 'CAPTCHA_WRONG' || t.code === 'CAPTCHA_EXPIRED') {
-            fieldError(MESSAGES[t.code]);
-            return loadCaptcha();
-          }
-          show('error', MESSAGES[t.code] || t.message || 'Something went wrong. Please try again.');
-          return;
+    // The answer travels with the purchase itself: one request, and a typo costs neither the try nor the lock.
+    api('POST', state.path, null, { 'X-Captcha': state.captchaId + '.' + answer })
+      .then(function (d) {
+        if (!d.ok && (d.code === 'CAPTCHA_WRONG' || d.code === 'CAPTCHA_EXPIRED')) {
+          fieldError(MESSAGES[d.code]);
+          return loadCaptcha();
         }
         closeCaptcha();
-        return fetchPath().then(function (path) {
-          if (!path) {
-            var p = salePhase();
-            show('info', p === 'ended' ? MESSAGES.SALE_ENDED : p === 'upcoming' ? MESSAGES.NOT_STARTED : 'The purchase link is not available. Please reload the page.');
-            return;
-          }
-          return api('POST', path, null, { 'X-Purchase-Ticket': t.ticket }).then(onPurchase);
-        });
+        onPurchase(d);
       })
       .then(function () {
         state.busy = false;
@@ -424,7 +420,6 @@
   syncClock().then(refreshState).then(function () {
     render();
     root.dataset.ready = 'true';
-    if (salePhase() === 'live' && !state.bought) fetchPath();
     setInterval(render, 250);
     schedulePoll();
   });

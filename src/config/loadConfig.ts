@@ -33,6 +33,14 @@ export interface Config {
     rehearsalRequests: number;
   };
   pages: { bucketPerSecond: number; bucketCapacity: number };
+  captcha: {
+    /** Ready captchas kept in memory, topped up in the background: size it to the crowd of an opening. */
+    poolSize: number;
+    /** Worker threads that render captchas. */
+    threads: number;
+    /** Serve captchas from this file instead of rendering them (load tests only; refused in production). */
+    poolFile: string | null;
+  };
 }
 
 export class ConfigError extends Error {
@@ -83,6 +91,9 @@ const schema = z.object({
   IP_WINDOW_MS: int(60000, 1),
   LAG_THRESHOLD_MS: int(200, 1),
   REHEARSAL_REQUESTS: z.coerce.number().int().min(0).max(100_000).optional(),
+  CAPTCHA_POOL_SIZE: int(5000, 1).pipe(z.number().max(500_000)),
+  CAPTCHA_THREADS: int(1, 1).pipe(z.number().max(16)),
+  CAPTCHA_POOL_FILE: z.string().optional(),
 });
 
 function parseCookieKeys(raw: string | undefined, problems: string[]): Buffer[] {
@@ -125,6 +136,9 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv): Config {
   if (env.ORDER_WRITER === 'thread' && !threadable) {
     problems.push('ORDER_WRITER: thread needs AMQP_URL and a mysql:// DATABASE_URL (use inline otherwise)');
   }
+  if (env.NODE_ENV === 'production' && env.CAPTCHA_POOL_FILE) {
+    problems.push('CAPTCHA_POOL_FILE: load tests only; refused in production (it tells the answers to whoever wrote it)');
+  }
   if (problems.length > 0 || !e) throw new ConfigError(problems);
 
   const database: DatabaseConfig = e.DATABASE_URL.startsWith('sqlite:')
@@ -166,5 +180,6 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv): Config {
       rehearsalRequests: e.REHEARSAL_REQUESTS ?? (e.NODE_ENV === 'production' ? 10_000 : 0),
     }),
     pages: Object.freeze({ bucketPerSecond: e.PAGE_BUCKET_PER_SECOND, bucketCapacity: e.PAGE_BUCKET_CAPACITY }),
+    captcha: Object.freeze({ poolSize: e.CAPTCHA_POOL_SIZE, threads: e.CAPTCHA_THREADS, poolFile: e.CAPTCHA_POOL_FILE ?? null }),
   });
 }

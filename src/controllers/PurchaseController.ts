@@ -5,9 +5,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Refusal } from '../errors';
 import { sameOrigin } from '../middleware/csrf';
-import type { PurchaseFunnel, PurchaseResult, RequestReader } from '../services/PurchaseFunnel';
+import type { Challenge, PurchaseFunnel, PurchaseResult, RequestReader } from '../services/PurchaseFunnel';
 
-const ROUTE = /^\/api\/sales\/(\d{1,9})\/buy\/([\w-]{1,64})$/;
+/** `/api/sales/:id/buy/:path` (the purchase) or `/api/sales/:id/challenge` (its path and captcha). */
+const ROUTE = /^\/api\/sales\/(\d{1,9})\/(?:buy\/([\w-]{1,64})|challenge)$/;
 const SESSION = /(?:^|;\s*)sid=([^;]+)/;
 
 /** A ready answer: its status, its header list and its body, built once and sent as they are. */
@@ -53,6 +54,10 @@ export class PurchaseController {
     if (!m) return false;
     // No body is read: Node discards an unread one once the answer is sent, and keeps the connection.
     try {
+      if (m[2] === undefined) {
+        answerChallenge(res, this.funnel.challenge(Number(m[1]), req));
+        return true;
+      }
       const result = this.funnel.attempt(Number(m[1]), m[2], req);
       // Most requests are answered synchronously, without a promise.
       if (result instanceof Promise) result.then((r) => answer(res, r)).catch(() => fail(res));
@@ -79,6 +84,10 @@ export function httpRequestReader(clientIp: (req: IncomingMessage) => string): R
       const ticket = req.headers['x-purchase-ticket'];
       return typeof ticket === 'string' ? ticket : '';
     },
+    captchaAnswer(req) {
+      const answer = req.headers['x-captcha'];
+      return typeof answer === 'string' && answer.length <= 64 ? answer : '';
+    },
   };
 }
 
@@ -96,6 +105,13 @@ function answer(res: ServerResponse, result: PurchaseResult): void {
     return reply(res, canned(result.status, body, result.retryAfterSeconds));
   }
   refuse(res, result);
+}
+
+function answerChallenge(res: ServerResponse, result: Challenge | Refusal): void {
+  if (!result.ok) return refuse(res, result);
+  const body = JSON.stringify(result);
+  res.writeHead(200, ['Content-Type', 'application/json; charset=utf-8', 'Content-Length', String(Buffer.byteLength(body)), 'Cache-Control', 'no-store']);
+  res.end(body);
 }
 
 function fail(res: ServerResponse): void {

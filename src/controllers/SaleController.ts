@@ -1,6 +1,6 @@
 // Sale pages and the small JSON endpoints the sale page's script uses around the purchase itself.
 import type { Request, Response } from 'express';
-import { AppError, REFUSALS, refused } from '../errors';
+import { REFUSALS, refused } from '../errors';
 import type { CaptchaService } from '../services/CaptchaService';
 import type { CatalogService, SaleView } from '../services/CatalogService';
 import type { SaleBook } from '../services/SaleBook';
@@ -55,19 +55,22 @@ export class SaleController {
 
   captcha = async (req: Request, res: Response): Promise<void> => {
     const saleId = parseId(req.params.id, 'sale id');
-    if (!this.book.get(saleId)) throw refused(REFUSALS.SALE_NOT_FOUND);
-    const { id, svg } = this.captchas.create(req.userId!, saleId);
-    res.set('Cache-Control', 'no-store').json({ ok: true, captchaId: id, svg });
+    const outOfWindow = this.book.windowRefusal(saleId, Date.now());
+    if (outOfWindow) throw refused(outOfWindow);
+    const captcha = this.captchas.issue(req.userId!, saleId);
+    if (!captcha) throw refused(REFUSALS.CAPTCHA_BUSY);
+    res.set('Cache-Control', 'no-store').json({ ok: true, captchaId: captcha.id, image: captcha.image, expiresAt: captcha.expiresAt });
   };
 
   /** A right captcha answer buys a single-use purchase ticket for this shopper and this sale. */
   ticket = async (req: Request, res: Response): Promise<void> => {
     const saleId = parseId(req.params.id, 'sale id');
-    if (!this.book.get(saleId)) throw refused(REFUSALS.SALE_NOT_FOUND);
+    const outOfWindow = this.book.windowRefusal(saleId, Date.now());
+    if (outOfWindow) throw refused(outOfWindow);
     const { captchaId, answer } = parse(ticketSchema, req.body);
     const check = this.captchas.check(captchaId, req.userId!, saleId, answer);
-    if (check === 'wrong') throw new AppError(400, 'CAPTCHA_WRONG', 'That is not what the picture says; try again.');
-    if (check === 'expired') throw new AppError(400, 'CAPTCHA_EXPIRED', 'This captcha has expired; here is a new one.');
+    if (check === 'wrong') throw refused(REFUSALS.CAPTCHA_WRONG);
+    if (check === 'expired') throw refused(REFUSALS.CAPTCHA_EXPIRED);
     res.set('Cache-Control', 'no-store').json({ ok: true, ticket: this.tickets.issue(saleId, req.userId!) });
   };
 

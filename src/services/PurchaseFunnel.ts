@@ -8,6 +8,7 @@ import type { TokenBucket } from '../lib/TokenBucket';
 import { OrderQueue, PublishUnknownError } from '../queue/OrderQueue';
 import type { AccountService } from './AccountService';
 import type { BlacklistService } from './BlacklistService';
+import type { CaptchaService } from './CaptchaService';
 import type { OrderTracker } from './OrderTracker';
 import type { SaleBook } from './SaleBook';
 import type { TicketService } from './TicketService';
@@ -26,6 +27,8 @@ export interface RequestReader<R> {
   sessionToken(req: R): string | undefined;
   /** The single-use purchase ticket the captcha was exchanged for ('' when missing). */
   ticket(req: R): string;
+  /** The captcha's id and answer sent with the purchase, `<captchaId>.<answer>` ('' when missing). */
+  captchaAnswer(req: R): string;
 }
 
 /** The route's guards: they keep the shop up under load and know nothing of the shopper. */
@@ -43,6 +46,16 @@ export interface Acceptance {
 
 export type PurchaseResult = Acceptance | Refusal;
 
+/** The path and the captcha, in one answer. */
+export interface Challenge {
+  ok: true;
+  path: string;
+  captchaId: string;
+  /** The captcha's picture, as a data URL. */
+  image: string;
+  expiresAt: number;
+}
+
 export class PurchaseFunnel<R = unknown> {
   private ready = false;
   private closedAs: Refusal = REFUSALS.STARTING;
@@ -57,6 +70,7 @@ export class PurchaseFunnel<R = unknown> {
     private readonly blacklist: Pick<BlacklistService, 'isBlocked'>,
     private readonly gate: UserGate,
     private readonly tickets: TicketService,
+    private readonly captchas: CaptchaService,
     private readonly queue: OrderQueue,
     private readonly tracker: OrderTracker,
     private readonly log: Logger,
@@ -64,35 +78,29 @@ export class PurchaseFunnel<R = unknown> {
   ) {}
 
   /**
-   * The funnel, for a purchase in sale `saleId` through the secret `path` of the URL. A refusal at once
+   * The purchase: the funnel, for sale `saleId` through the secret `path` of the URL. A refusal at once
    * when a gate says no; a promise only when the order goes to the queue. The numbers are the README's
    * (Architecture, "The purchase funnel").
    */
   attempt(saleId: number, path: string, req: R): PurchaseResult | Promise<PurchaseResult> {
-    if (this.guards.overloaded()) return REFUSALS.OVERLOADED; //                       1. event loop keeps up
-    if (!this.guards.bucket.tryTake()) return REFUSALS.BUSY; //                       2. route token bucket
     const now = this.clock();
-    const ip = this.read.clientIp(req);
-    if (!this.guards.perIp.hit(ip, now)) return this.ipLimited(now); //                3. per-IP window
-    if (!this.read.isSameSite(req)) return REFUSALS.CROSS_SITE; //                               4. Origin check
-    if (this.soldOutNow(saleId, now)) return REFUSALS.SOLD_OUT; //                  5. sold out, before the cookie costs anything
-    const userId = this.accounts.userIdFromSession(this.read.sessionToken(req), now); //         6. login cookie
-    if (userId === null) return REFUSALS.NOT_LOGGED_IN;
-    if (!this.ready) return this.closedAs; //                                          7. shop open
-    const outOfWindow = this.sales.windowRefusal(saleId, now); //                   8. sale window
-    if (outOfWindow) return outOfWindow;
-    if (this.blacklist.isBlocked(userId, ip, now)) return REFUSALS.BLOCKED; //       9. blacklist
-    const done = this.alreadyDone(saleId, userId); //                               10. sold out / bought already
-    if (done) return done;
-    const paced = this.enterShopperSlot(userId, now); //                              11. per-shopper pacing
+    // 1-10. The gates every step of the journey passes, cheapest first (frontGates, below).
+    const userId = this.frontGates(saleId, req, now);
+    if (typeof userId !== 'number') return userId;
+    // 11. The captcha's answer, when it comes with the purchase: checked, not spent yet, so that a typo
+    //     costs neither the shopper's try nor the captcha (it has three attempts).
+    const answer = this.read.captchaAnswer(req);
+    const wrong = answer ? this.checkAnswer(saleId, userId, answer, now) : null;
+    if (wrong) return wrong;
+    // 12. Per-shopper pacing: one try per interval, one request in flight; the slot is held until the answer.
+    const paced = this.enterShopperSlot(userId, now);
     if (paced) return paced;
-    // The shopper's slot is held from here until the answer.
     let refusal: Refusal | null;
     try {
       refusal =
-        this.checkPath(saleId, userId, path) ?? //                                     12. secret purchase path
-        this.spendTicket(saleId, userId, this.read.ticket(req), now) ?? //             13. single-use ticket
-        this.reserveUnit(saleId, userId); //                                         14. one unit, in memory
+        this.checkPath(saleId, userId, path) ?? //                                 13. the secret purchase path
+        this.spendProof(saleId, userId, answer, req, now) ?? //                     14. the solved captcha, spent
+        this.reserveUnit(saleId, userId); //                                       15. one unit, in memory
     } catch (err) {
       this.gate.leave(userId);
       throw err;
@@ -101,7 +109,38 @@ export class PurchaseFunnel<R = unknown> {
       this.gate.leave(userId);
       return refusal;
     }
-    return this.publishOrder(saleId, userId, now).finally(() => this.gate.leave(userId)); // 15. queue, confirmed
+    // 16. Publish to the durable queue and wait for the broker's confirm.
+    return this.publishOrder(saleId, userId, now).finally(() => this.gate.leave(userId));
+  }
+
+  /**
+   * The step before the purchase: the secret path and a captcha in one answer, only while the sale is live
+   * and the shopper can still buy.
+   */
+  challenge(saleId: number, req: R): Challenge | Refusal {
+    const now = this.clock();
+    const userId = this.frontGates(saleId, req, now); //                           1-10, as for the purchase
+    if (typeof userId !== 'number') return userId;
+    const captcha = this.captchas.issue(userId, saleId, now); //                    a ready captcha from the pool
+    if (!captcha) return REFUSALS.CAPTCHA_BUSY;
+    return { ok: true, path: `/api/sales/${saleId}/buy/${this.tickets.pathFor(saleId, userId)}`, captchaId: captcha.id, image: captcha.image, expiresAt: captcha.expiresAt };
+  }
+
+  /** Gates 1-10, in order: the shopper's id when every one lets the request through, else the refusal. */
+  private frontGates(saleId: number, req: R, now: number): number | Refusal {
+    if (this.guards.overloaded()) return REFUSALS.OVERLOADED; //                   1. the event loop keeps up
+    if (!this.guards.bucket.tryTake()) return REFUSALS.BUSY; //                   2. route token bucket
+    const ip = this.read.clientIp(req);
+    if (!this.guards.perIp.hit(ip, now)) return this.ipLimited(now); //            3. per-IP window
+    if (!this.read.isSameSite(req)) return REFUSALS.CROSS_SITE; //                 4. Origin check
+    if (this.soldOutNow(saleId, now)) return REFUSALS.SOLD_OUT; //                 5. sold out, before the cookie costs anything
+    const userId = this.accounts.userIdFromSession(this.read.sessionToken(req), now); // 6. login cookie
+    if (userId === null) return REFUSALS.NOT_LOGGED_IN;
+    if (!this.ready) return this.closedAs; //                                      7. shop open
+    const outOfWindow = this.sales.windowRefusal(saleId, now); //                  8. sale window
+    if (outOfWindow) return outOfWindow;
+    if (this.blacklist.isBlocked(userId, ip, now)) return REFUSALS.BLOCKED; //     9. blacklist
+    return this.alreadyDone(saleId, userId) ?? userId; //                          10. sold out / bought already
   }
 
   /** Opens the funnel; called once the queue is drained and stock is rebuilt. */
@@ -145,7 +184,7 @@ export class PurchaseFunnel<R = unknown> {
     return this.ready && this.sales.windowState(saleId, now) === 'live' && this.sales.inventory.isSoldOut(saleId);
   }
 
-  /** Answers that need no pacing come first, so a finished shopper is told at once. */
+  /** Answers that need no pacing come before it, so a finished shopper is told at once. */
   private alreadyDone(saleId: number, userId: number): Refusal | null {
     const inventory = this.sales.inventory;
     if (inventory.isSoldOut(saleId)) return REFUSALS.SOLD_OUT;
@@ -165,11 +204,23 @@ export class PurchaseFunnel<R = unknown> {
     return this.tickets.isPath(saleId, userId, path) ? null : REFUSALS.PATH_INVALID;
   }
 
-  /** Checks the ticket and, when it is valid, spends it. */
-  private spendTicket(saleId: number, userId: number, ticket: string, now: number): Refusal | null {
-    const check = this.tickets.redeem(ticket, saleId, userId, now);
+  /** A wrong or stale captcha answer (`<captchaId>.<answer>`), or null when it is right. */
+  private checkAnswer(saleId: number, userId: number, answer: string, now: number): Refusal | null {
+    const dot = answer.indexOf('.');
+    const check = dot > 0 ? this.captchas.verify(answer.slice(0, dot), userId, saleId, answer.slice(dot + 1), now) : 'expired';
     if (check === 'ok') return null;
-    return check === 'used' ? REFUSALS.TICKET_USED : check === 'expired' ? REFUSALS.TICKET_EXPIRED : REFUSALS.TICKET_INVALID;
+    return check === 'wrong' ? REFUSALS.CAPTCHA_WRONG : REFUSALS.CAPTCHA_EXPIRED;
+  }
+
+  /** Spends the captcha answered with the purchase (already checked), or else checks and spends its ticket. */
+  private spendProof(saleId: number, userId: number, answer: string, req: R, now: number): Refusal | null {
+    if (answer) {
+      this.captchas.spend(answer.slice(0, answer.indexOf('.')));
+      return null;
+    }
+    const ticket = this.tickets.redeem(this.read.ticket(req), saleId, userId, now);
+    if (ticket === 'ok') return null;
+    return ticket === 'used' ? REFUSALS.TICKET_USED : ticket === 'expired' ? REFUSALS.TICKET_EXPIRED : REFUSALS.TICKET_INVALID;
   }
 
   /** The single step that decides a purchase: takes one unit and marks the shopper as a buyer. */

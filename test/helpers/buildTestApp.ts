@@ -11,7 +11,7 @@ import { createApp, RequestHandler } from '../../src/app';
 import { loadConfig } from '../../src/config/loadConfig';
 import { buildContainer, Container } from '../../src/container';
 import type { HoldSettings } from '../../src/queue/WriterHold';
-import { CaptchaGenerator } from '../../src/services/CaptchaService';
+import type { CaptchaGenerator } from '../../src/services/CaptchaPool';
 
 export type DatabaseKind = 'sqlite' | 'mysql';
 
@@ -38,8 +38,10 @@ export function testBackends(): Backend[] {
 }
 
 export const CAPTCHA_TEXT = 'AbCd5';
+/** A 1x1 PNG: integration tests never look at the picture. */
+const FIXED_PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNgAAAAAgABSK+kcQAAAABJRU5ErkJggg==', 'base64');
 export const fixedCaptcha: CaptchaGenerator = {
-  create: () => ({ text: CAPTCHA_TEXT, svg: '<svg xmlns="http://www.w3.org/2000/svg"><text>captcha</text></svg>' }),
+  create: () => ({ text: CAPTCHA_TEXT, png: FIXED_PNG }),
 };
 
 export interface TestApp {
@@ -85,6 +87,7 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
       NODE_ENV: 'test',
       COOKIE_KEYS: TEST_KEY,
       USER_INTERVAL_MS: '0',
+      CAPTCHA_POOL_SIZE: '64',
       // Shared test machines stall; overload shedding has its own test.
       LAG_THRESHOLD_MS: '60000',
       IP_LIMIT: '100000',
@@ -130,6 +133,7 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     writerHold: options.writerHold,
   });
   await c.start();
+  await c.services.captchaPool.fill();
   const app = createApp(c);
   let stopped = false;
   const stop = async () => {

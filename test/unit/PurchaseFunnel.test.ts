@@ -11,6 +11,8 @@ import {
   PublishRefusedError,
   PublishUnknownError,
 } from '../../src/queue/OrderQueue';
+import { CaptchaPool, InlineCaptchaRenderer } from '../../src/services/CaptchaPool';
+import { CaptchaService } from '../../src/services/CaptchaService';
 import { OrderTracker } from '../../src/services/OrderTracker';
 import { PurchaseFunnel, PurchaseResult, RequestReader } from '../../src/services/PurchaseFunnel';
 import { RecoveryService } from '../../src/services/RecoveryService';
@@ -58,6 +60,8 @@ interface Parts {
   sameSite: boolean;
   session: string | undefined;
   ticket: string;
+  /** `<captchaId>.<answer>`, sent with the purchase instead of a ticket; '' when absent. */
+  captcha: string;
 }
 
 const reader: RequestReader<Parts> = {
@@ -65,6 +69,7 @@ const reader: RequestReader<Parts> = {
   isSameSite: (p) => p.sameSite,
   sessionToken: (p) => p.session,
   ticket: (p) => p.ticket,
+  captchaAnswer: (p) => p.captcha,
 };
 
 function setup() {
@@ -77,6 +82,8 @@ function setup() {
   const tickets = new TicketService(Buffer.alloc(16, 1));
   const blocked = new Set<number>();
   const queue = new FakeQueue();
+  const pool = new CaptchaPool(new InlineCaptchaRenderer({ create: () => ({ text: 'AbCdE', png: Buffer.alloc(8) }) }), 2, log, 1);
+  const captchas = new CaptchaService(pool);
   const tracker = new OrderTracker();
   const guards = {
     overloaded: () => overloaded,
@@ -91,6 +98,7 @@ function setup() {
     { isBlocked: (userId) => blocked.has(userId) },
     new MemoryUserGate(INTERVAL_MS),
     tickets,
+    captchas,
     queue,
     tracker,
     log,
@@ -104,11 +112,14 @@ function setup() {
     sameSite: true,
     session: `session-${userId}`,
     ticket: tickets.issue(SALE, userId, now),
+    captcha: '',
   });
   const attempt = (p: Parts) => funnel.attempt(p.saleId, p.path, p);
   return {
     book,
     tickets,
+    captchas,
+    pool,
     queue,
     tracker,
     funnel,
@@ -175,6 +186,7 @@ describe('PurchaseFunnel gates', () => {
       { isBlocked: () => false },
       new MemoryUserGate(0),
       t.tickets,
+      t.captchas,
       t.queue,
       t.tracker,
       log,
@@ -311,5 +323,86 @@ describe('PurchaseFunnel publish outcomes', () => {
 
     expect(t.book.inventory.remaining(SALE)).toBe(1);
     expect(t.book.inventory.hasBought(SALE, SHOPPER)).toBe(true);
+  });
+});
+
+describe('PurchaseFunnel challenge and answer-in-the-purchase', () => {
+  it('when the sale has not started, then the challenge is NOT_STARTED and hands out no path and no captcha', async () => {
+    const t = setup();
+    await t.pool.fill();
+    t.book.put({ id: SALE, startsAt: START + 1000, endsAt: START + 2000, stock: 2 });
+
+    expect(t.funnel.challenge(SALE, t.good())).toBe(REFUSALS.NOT_STARTED);
+    expect(t.pool.available()).toBe(2);
+  });
+
+  it('when the sale is live, then the challenge gives the secret path and a captcha in one answer', async () => {
+    const t = setup();
+    await t.pool.fill();
+
+    const c = t.funnel.challenge(SALE, t.good());
+
+    expect(c).toMatchObject({ ok: true, path: `/api/sales/${SALE}/buy/${t.tickets.pathFor(SALE, SHOPPER)}`, image: expect.stringMatching(/^data:image\/png;base64,/) });
+  });
+
+  it('when the pool is empty, then CAPTCHA_BUSY at once, with Retry-After', () => {
+    const t = setup(); // never filled
+
+    expect(t.funnel.challenge(SALE, t.good())).toMatchObject({ status: 503, code: 'CAPTCHA_BUSY', retryAfterSeconds: 1 });
+  });
+
+  async function challenged(t: ReturnType<typeof setup>): Promise<string> {
+    await t.pool.fill();
+    const c = t.funnel.challenge(SALE, t.good());
+    if (!c.ok) throw new Error(c.code);
+    return c.captchaId;
+  }
+
+  it('when the right answer comes with the purchase (any case), then it is accepted without a ticket', async () => {
+    const t = setup();
+    const id = await challenged(t);
+
+    const result = await t.attempt({ ...t.good(), ticket: '', captcha: `${id}.abcde` });
+
+    expect(result).toMatchObject({ ok: true });
+  });
+
+  it('when the answer is wrong, then CAPTCHA_WRONG, and the shopper may answer again at once (the try is not spent)', async () => {
+    const t = setup();
+    const id = await challenged(t);
+
+    const wrong = t.attempt({ ...t.good(), ticket: '', captcha: `${id}.abcdx` });
+    const right = await t.attempt({ ...t.good(), ticket: '', captcha: `${id}.AbCdE` });
+
+    expect(wrong).toBe(REFUSALS.CAPTCHA_WRONG);
+    expect(right).toMatchObject({ ok: true });
+  });
+
+  it('when three answers are wrong, then the captcha is spent: CAPTCHA_EXPIRED even for the right one', async () => {
+    const t = setup();
+    const id = await challenged(t);
+    for (let i = 0; i < 3; i++) t.attempt({ ...t.good(), ticket: '', captcha: `${id}.wrong` });
+
+    expect(t.attempt({ ...t.good(), ticket: '', captcha: `${id}.abcde` })).toBe(REFUSALS.CAPTCHA_EXPIRED);
+  });
+
+  it('when a solved captcha is sent again, then CAPTCHA_EXPIRED: a captcha buys one attempt', async () => {
+    const t = setup();
+    const id = await challenged(t);
+    await t.attempt({ ...t.good(), ticket: '', captcha: `${id}.abcde` });
+    t.book.inventory.release(SALE, SHOPPER);
+    t.advance(INTERVAL_MS);
+
+    expect(t.attempt({ ...t.good(), ticket: '', captcha: `${id}.abcde` })).toBe(REFUSALS.CAPTCHA_EXPIRED);
+  });
+
+  it('when the answer is right but the shopper is paced, then TOO_FAST and the captcha stays good for the next try', async () => {
+    const t = setup();
+    await t.attempt({ ...t.good(), path: 'AAAAAAAAAAAAAAAA' }); // spends the try
+    const id = await challenged(t);
+
+    expect(t.attempt({ ...t.good(), ticket: '', captcha: `${id}.abcde` })).toMatchObject({ code: 'TOO_FAST' });
+    t.advance(INTERVAL_MS);
+    expect(await t.attempt({ ...t.good(), ticket: '', captcha: `${id}.abcde` })).toMatchObject({ ok: true });
   });
 });

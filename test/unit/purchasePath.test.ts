@@ -13,6 +13,8 @@ import {
 } from '../../src/buildPurchasePath';
 import { loadConfig } from '../../src/config/loadConfig';
 import { BlacklistRepository } from '../../src/repositories/BlacklistRepository';
+import { CaptchaPool, InlineCaptchaRenderer } from '../../src/services/CaptchaPool';
+import { CaptchaService } from '../../src/services/CaptchaService';
 import { UserRepository } from '../../src/repositories/UserRepository';
 
 const log = pino({ level: 'silent' });
@@ -54,6 +56,12 @@ describe('the purchase path and its rehearsal copy', () => {
     await dataSource.destroy();
   });
 
+  /** What the shop and its rehearsal copy share: repositories, captchas, the overload guard. */
+  function parts() {
+    const captchas = new CaptchaService(new CaptchaPool(new InlineCaptchaRenderer({ create: () => ({ text: 'abcde', png: Buffer.alloc(8) }) }), 1, log));
+    return { users: new UserRepository(dataSource), blacklist: new BlacklistRepository(dataSource), captchas, overloaded: () => false, log };
+  }
+
   function paths(env: Record<string, string>): { real: PurchasePath; scratch: PurchasePath } {
     const config = loadConfig({ NODE_ENV: 'test', ...env });
     const settings: PurchasePathSettings = {
@@ -66,11 +74,10 @@ describe('the purchase path and its rehearsal copy', () => {
       ipWindowMs: config.purchase.ipWindowMs,
       trustProxy: config.trustProxy,
     };
-    const overloaded = () => false;
-    const parts = { users: new UserRepository(dataSource), blacklist: new BlacklistRepository(dataSource), overloaded, log };
-    const real = buildPurchasePath(settings, { ...parts, queue: buildOrderQueue(config, log) });
+    const shared = parts();
+    const real = buildPurchasePath(settings, { ...shared, queue: buildOrderQueue(config, log) });
     const scratch = buildPurchasePath(rehearsalSettings(settings, Buffer.alloc(16, 7)), {
-      ...parts,
+      ...shared,
       queue: buildOrderQueue({ amqpUrl: config.amqpUrl, queueName: `${config.queueName}.rehearsal.00000000`, expiresMs: 60_000 }, log.child({ rehearsal: true })),
       log: log.child({ rehearsal: true }),
     });
@@ -91,7 +98,7 @@ describe('the purchase path and its rehearsal copy', () => {
     const config = loadConfig({ NODE_ENV: 'test' });
     const odd = buildPurchasePath(
       { ...rehearsalSettings({ keys: config.cookieKeys, sessionTtlMs: 1, userIntervalMs: 0, bucketPerSecond: 1, bucketCapacity: 1, ipLimit: 1, ipWindowMs: 1, trustProxy: false }, Buffer.alloc(16, 7)), ipLimit: 1e12 },
-      { users: new UserRepository(dataSource), blacklist: new BlacklistRepository(dataSource), overloaded: () => false, queue: buildOrderQueue(config, log), log },
+      { ...parts(), queue: buildOrderQueue(config, log) },
     );
 
     expect(shapeDifferences(real, odd)).toContainEqual(expect.stringMatching(/^path\.funnel\.guards\.perIp\.limit: smi vs double$/));

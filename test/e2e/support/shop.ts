@@ -5,10 +5,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Browser, BrowserContext, chromium, Page } from 'playwright-core';
-import svgCaptchaModule = require('svg-captcha');
 import type { Container } from '../../../src/container';
 import type { Role } from '../../../src/models';
-import type { CaptchaGenerator } from '../../../src/services/CaptchaService';
+import { renderCaptcha } from '../../../src/lib/captchaImage';
+import type { CaptchaGenerator } from '../../../src/services/CaptchaPool';
 import { buildTestApp, CAPTCHA_TEXT, TestApp, TestAppOptions } from '../../helpers/buildTestApp';
 
 export { CAPTCHA_TEXT };
@@ -201,24 +201,17 @@ export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = WAI
   }
 }
 
-// svg-captcha's module is itself a function drawing given text; its typings only declare `create`.
-const drawCaptcha = svgCaptchaModule as unknown as (text: string, options: svgCaptchaModule.ConfigObject) => string;
 
 // Callbacks passed to page.evaluate run in the browser; the project's lib has no DOM types.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 declare const document: any;
 
 /**
- * A captcha generator whose answer is always CAPTCHA_TEXT but whose picture is drawn afresh each time
- * (real svg-captcha noise), so a test can see that a new picture came.
+ * A captcha generator whose answer is always CAPTCHA_TEXT but whose picture is drawn afresh each time, so a
+ * test can see that a new picture came.
  */
 export function knownCaptcha(): CaptchaGenerator {
-  return {
-    create: () => ({
-      text: CAPTCHA_TEXT,
-      svg: drawCaptcha(CAPTCHA_TEXT, { noise: 2, color: true, background: '#f4f1ea', width: 150, height: 50 }),
-    }),
-  };
+  return { create: () => ({ text: CAPTCHA_TEXT, png: renderCaptcha().png }) };
 }
 
 /** Opens a sale page and waits until its script has synced the clock and drawn the first state. */
@@ -233,7 +226,7 @@ export async function openSale(context: BrowserContext, shop: Shop, saleId: numb
 export async function openCaptcha(page: Page): Promise<void> {
   await page.locator('#buy:enabled').click();
   await page.locator('#captcha-form').waitFor({ state: 'visible' });
-  await page.locator('#captcha-image svg').waitFor();
+  await page.locator('#captcha-image img').waitFor();
 }
 
 /** Types an answer, confirms, and waits for the words the page shows (result or the field's error). */
