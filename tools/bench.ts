@@ -3,7 +3,7 @@
 //
 //   npm run bench -- [--stock 10000] [--users 50000] [--connections 256] [--duration 15] [--threads 2]
 //                    [--json <file>] [--profile] [--keep] [--no-baseline] [--wait-quiet <s>] [--warmup <s>|auto]
-//                    [--url http://127.0.0.1:<port> --sale <id>]
+//                    [--url http://127.0.0.1:<port> --sale <id>] [--journey [--think 2-6] [--captchas 2000]]
 //
 // Uses DATABASE_URL and AMQP_URL like the app; with neither, an embedded SQLite file in a temp dir and the
 // in-process queue. Exits 0 when the audit passes, 1 when it fails, 2 when the run itself failed; never on
@@ -11,7 +11,7 @@
 import 'reflect-metadata';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -25,6 +25,8 @@ import { SaleRepository } from '../src/repositories/SaleRepository';
 import { AuditReport, AuditService } from '../src/services/AuditService';
 import { formatAudit } from '../src/cli/audit';
 import { cpuBetween, CpuUse, markCpu, waitQuiet } from './bench/cpu';
+import { parseThink, type JourneyOutcome, type JourneyPlan } from './bench/journey';
+import { journeyFigures, JourneyFigures, JourneyInput, journeyReport, writeCaptchaPool } from './bench/journeyReport';
 import { createSale, createShoppers, tokenMakers, writeShopperFiles } from './bench/prepare';
 import { Child, freePort, sleep, startChild, waitFor } from './bench/processes';
 import { formatSummary, summariseFile } from './bench/profile';
@@ -34,7 +36,7 @@ import { redactUrl } from '../src/lib/redactUrl';
 
 const USAGE = `usage: npm run bench -- [--stock N] [--users N] [--connections N] [--duration S] [--threads N]
                         [--json FILE] [--profile] [--keep] [--no-baseline] [--wait-quiet S] [--warmup S|auto]
-                        [--url http://127.0.0.1:PORT --sale ID]`;
+                        [--url http://127.0.0.1:PORT --sale ID] [--journey [--think MIN-MAX] [--captchas N]]`;
 
 /** What the report compares against (issue 5); informational only. */
 export const TARGETS = { ratio: 0.5, p99Ms: 25, sellOutMs: 1000, drainMs: 2000 };
@@ -51,6 +53,17 @@ const GUARD_DEFAULTS: Record<string, string> = {
   PURCHASE_BUCKET_PER_SECOND: '100000',
   PURCHASE_BUCKET_CAPACITY: '10000',
 };
+/**
+ * The journey's app also serves the sale state and order status through Express, behind the page bucket: raised
+ * like the purchase bucket, since every shopper of the bench loads the page within seconds (a real crowd
+ * arrives over minutes), so that it is on but never binding.
+ */
+const JOURNEY_GUARD_DEFAULTS: Record<string, string> = {
+  PAGE_BUCKET_PER_SECOND: '100000',
+  PAGE_BUCKET_CAPACITY: '10000',
+};
+/** Passed through to the journey's app when set in the bench's environment. */
+const JOURNEY_PASS_THROUGH = ['CAPTCHA_POOL_SIZE', 'CAPTCHA_THREADS'];
 /** Passed through to the app when set in the bench's environment; the app's defaults otherwise. */
 const PASS_THROUGH = ['USER_INTERVAL_MS', 'LAG_THRESHOLD_MS', 'SESSION_TTL_HOURS', 'TRUST_PROXY', 'ORDER_WRITER', 'WRITER_HOLD_MS', 'REHEARSAL_REQUESTS'];
 
@@ -77,6 +90,12 @@ export interface BenchOptions {
    * a cold process whose every shopper is new to it.
    */
   warmupS: number;
+  /** After the purchase-only run, a journey run on a sale of its own (see runJourneyPhase). */
+  journey: boolean;
+  thinkMinMs: number;
+  thinkMaxMs: number;
+  /** Distinct captchas in the pool file the journey's app serves. */
+  captchas: number;
 }
 
 export interface BenchResult {
@@ -121,6 +140,8 @@ export interface BenchResult {
   /** The app's source the run measured: git commit, with '+dirty' when src/ had uncommitted changes. */
   commit: string;
   runDir: string;
+  /** With --journey: the journey run's figures (its audit is part of `audit` too). */
+  journey?: JourneyFigures;
 }
 
 function sourceVersion(root: string): string {
@@ -153,6 +174,9 @@ function parseOptions(argv: string[]): BenchOptions {
       'no-baseline': { type: 'boolean', default: false },
       'wait-quiet': { type: 'string', default: '0' },
       warmup: { type: 'string', default: 'auto' },
+      journey: { type: 'boolean', default: false },
+      think: { type: 'string', default: '2-6' },
+      captchas: { type: 'string', default: '2000' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -163,6 +187,12 @@ function parseOptions(argv: string[]): BenchOptions {
     return n;
   };
   const users = int('users', values.users, 1, 2_000_000);
+  let think: { minMs: number; maxMs: number };
+  try {
+    think = parseThink(values.think!);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
   const o: BenchOptions = {
     stock: int('stock', values.stock, 1, 10_000_000),
     users,
@@ -180,6 +210,10 @@ function parseOptions(argv: string[]): BenchOptions {
     waitQuietS: int('wait-quiet', values['wait-quiet'], 0, 3600),
     // auto: long enough for every shopper to press Buy once before the sale, as holding a ticket implies.
     warmupS: values.warmup === 'auto' ? (values.url ? 0 : autoWarmupS(users)) : int('warmup', values.warmup, 0, 600),
+    journey: values.journey!,
+    thinkMinMs: think.minMs,
+    thinkMaxMs: think.maxMs,
+    captchas: int('captchas', values.captchas, 1, 100_000),
   };
   if (o.connections < o.threads) throw new UsageError('--connections must be at least --threads');
   if (o.url !== undefined) {
@@ -195,6 +229,7 @@ function parseOptions(argv: string[]): BenchOptions {
     if (o.sale === undefined) throw new UsageError('--url needs --sale <id>: a running app only sells sales it loaded at start (see docs/PERFORMANCE.md)');
     if (o.profile) throw new UsageError('--profile needs the bench to start the app; it cannot be used with --url');
     if (o.warmupS > 0) throw new UsageError('--warmup needs the bench to start the app (its pre-sale must exist before the app starts)');
+    if (o.journey) throw new UsageError('--journey needs the bench to start the app (it serves the bench\'s captcha file)');
     o.url = u.origin;
   } else if (o.sale !== undefined) throw new UsageError('--sale is only for --url; otherwise the bench creates its own sale');
   return o;
@@ -241,6 +276,10 @@ interface Run {
   ds: DataSource | null;
   app: Child | null;
   monitor: Monitor | null;
+  /** How long the purchase run's app took from its start to open sales: the journey's sale opens after it. */
+  appStartMs: number | null;
+  /** The journey's app gets a queue of its own, dropped with the purchase run's. */
+  journeyQueueName: string;
   /** The run's rows leave the database only after an audit that passed: a failed one is evidence. */
   auditPassed: boolean;
 }
@@ -255,6 +294,10 @@ interface Prepared {
   /** Every wrk run of the bench uses these; each adds its URL, directory and name. */
   wrkRun: Omit<WrkRun, 'url' | 'dir' | 'name'>;
   warmup: { saleId: number; dataFile: string } | null;
+  /** Each shopper's login cookie, shopper i at i (the journey run's shoppers are the same). */
+  cookies: string[];
+  /** How long the cookies stay valid from their issue. */
+  validMs: number;
 }
 
 interface Measured {
@@ -279,10 +322,11 @@ export async function bench(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.
     const watch = await watchSale(run, p, baseUrl);
     const preSaleDone = p.warmup ? await preSale(run, p, p.warmup, baseUrl) : null;
     const purchase = await measurePurchase(run, p, watch, baseUrl);
-    await drain(run, p, watch, purchase.acceptedIds.length);
+    await drain(run, p.ordersBefore, watch, purchase.acceptedIds.length);
     const profile = await stopShop(run, profileDir);
     const audit = await new AuditService(p.sales, p.orders).audit({ saleId: p.saleId, accepted: purchase.acceptedIds, uncertain: purchase.uncertainIds });
-    return writeReport(run, p, { baseline, preSale: preSaleDone, purchase, watch, audit, profile });
+    const journey = o.journey ? await runJourneyPhase(run, p) : null;
+    return writeReport(run, p, { baseline, preSale: preSaleDone, purchase, watch, audit, profile, journey });
   } catch (e) {
     run.say(`bench: ${(e as Error).message}`);
     if (run.app) run.say(`  app log: ${path.join(run.runDir, 'app.log')}`);
@@ -348,13 +392,15 @@ function planRun(o: BenchOptions, env: NodeJS.ProcessEnv, say: (line: string) =>
     ds: null,
     app: null,
     monitor: null,
+    appStartMs: null,
+    journeyQueueName: `flash-sale.bench-${runId}-journey`,
     auditPassed: false,
   };
 }
 
 /** Everything after this is bounded: a stuck step ends the bench (and its children) instead of hanging CI. */
 function startWatchdog({ o, say }: Run): NodeJS.Timeout {
-  const watchdogMs = (o.duration * (o.baseline ? 2 : 1) + o.warmupS + 600) * 1000;
+  const watchdogMs = (o.duration * (o.baseline ? 2 : 1) + o.warmupS + 600 + (o.journey ? journeyBoundS(o) : 0)) * 1000;
   return setTimeout(() => {
     say(`bench: gave up after ${watchdogMs / 1000} s; child processes are stopped`);
     process.exit(2);
@@ -385,7 +431,7 @@ async function prepare(run: Run, ds: DataSource): Promise<Prepared> {
   const t = Date.now();
   const userIds = await createShoppers(ds, runId, o.users);
   // Cookies and tickets must outlive the baseline, the app's start and the run.
-  const validMs = (o.duration * 2 + o.warmupS + 600) * 1000;
+  const validMs = (o.duration * 2 + o.warmupS + 600 + (o.journey ? journeyBoundS(o) : 0)) * 1000;
   const saleId = o.sale ?? (await createSale(ds, runId, o.stock, validMs));
   const sale = await sales.findById(saleId);
   if (!sale) throw new Error(`sale ${saleId} is not in the database`);
@@ -408,7 +454,7 @@ async function prepare(run: Run, ds: DataSource): Promise<Prepared> {
 
   const script = path.join(run.root, 'tools', 'bench', 'purchase.lua');
   const wrkRun = { threads: o.threads, connections: o.connections, durationS: o.duration, timeoutS: o.timeout, script, dataFile, tickets: o.tickets };
-  return { sales, orders, saleId, stockAtStart, ordersBefore, wrkRun, warmup };
+  return { sales, orders, saleId, stockAtStart, ordersBefore, wrkRun, warmup, cookies, validMs };
 }
 
 /** With --wait-quiet, waits for other processes to leave the CPU alone before a measured phase. */
@@ -444,12 +490,16 @@ async function measureBaseline(run: Run, p: Prepared): Promise<{ run: WrkResult;
   }
 }
 
-/** Starts the shop (dist/src/server.js) on a free port with the run's database, queue, keys and guards. */
-async function startShop(run: Run): Promise<{ baseUrl: string; profileDir: string | null }> {
+/**
+ * Starts the shop (dist/src/server.js) on a free port with the run's database, queue, keys and guards; the
+ * journey's app with its own log, its settings over these, and no profiler.
+ */
+async function startShop(run: Run, journey?: { env: Record<string, string> }): Promise<{ baseUrl: string; profileDir: string | null }> {
   const { o, say, runDir, root } = run;
   const port = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
-  const profileDir = o.profile ? path.join(runDir, 'profile') : null;
+  const profileDir = o.profile && !journey ? path.join(runDir, 'profile') : null;
+  const startedAt = Date.now();
   const appEnv: NodeJS.ProcessEnv = {
     PATH: run.env.PATH,
     NODE_ENV: 'production',
@@ -461,12 +511,13 @@ async function startShop(run: Run): Promise<{ baseUrl: string; profileDir: strin
     LOG_LEVEL: 'warn',
     DEMO: 'false',
     ...run.guards,
+    ...journey?.env,
   };
   if (run.amqpUrl) appEnv.AMQP_URL = run.amqpUrl;
   const nodeArgs = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
   say(`starting the app: node ${nodeArgs.join(' ')}${nodeArgs.length ? ' ' : ''}dist/src/server.js on ${baseUrl}`);
   const app = startChild(process.execPath, [...nodeArgs, path.join(root, 'dist', 'src', 'server.js')], {
-    logFile: path.join(runDir, 'app.log'),
+    logFile: path.join(runDir, journey ? 'app-journey.log' : 'app.log'),
     env: appEnv,
     cwd: root,
   });
@@ -480,6 +531,7 @@ async function startShop(run: Run): Promise<{ baseUrl: string; profileDir: strin
     60_000,
     app,
   );
+  if (!journey) run.appStartMs = Date.now() - startedAt;
   return { baseUrl, profileDir };
 }
 
@@ -552,12 +604,12 @@ async function measurePurchase(run: Run, p: Prepared, watch: Monitor, baseUrl: s
 }
 
 /** Waits (bounded) until every accepted request is an order row, then stops the watchers. */
-async function drain({ say }: Run, p: Prepared, watch: Monitor, accepted: number): Promise<void> {
-  const target = p.ordersBefore + accepted;
+async function drain({ say }: Run, ordersBefore: number, watch: Monitor, accepted: number): Promise<void> {
+  const target = ordersBefore + accepted;
   const t = Date.now();
   while (watch.latest().orders < target && Date.now() - t < 60_000) await sleep(50);
   await watch.stop();
-  if (watch.latest().orders < target) say(`  not drained: ${fmt(watch.latest().orders - p.ordersBefore)} of ${fmt(accepted)} accepted are orders after 60 s`);
+  if (watch.latest().orders < target) say(`  not drained: ${fmt(watch.latest().orders - ordersBefore)} of ${fmt(accepted)} accepted are orders after 60 s`);
 }
 
 /** Stops the app the bench started (SIGTERM) and summarises its CPU profile when --profile took one. */
@@ -577,6 +629,147 @@ async function stopShop(run: Run, profileDir: string | null): Promise<string | u
   return file;
 }
 
+/** Time on the sale page before the opening: every shopper loads the sale's state once, about 2,500 a second. */
+function journeyLobbyS(users: number): number {
+  return Math.min(60, Math.max(3, Math.ceil(users / 2500)));
+}
+
+/** The longest the journey phase may take: the app's start, the page, the thinking, the order polls, the drain. */
+function journeyBoundS(o: BenchOptions): number {
+  return 120 + journeyLobbyS(o.users) + Math.ceil(o.thinkMaxMs / 1000) + 180;
+}
+
+/** The app's resident memory in MB, from /proc; null when it cannot be read. */
+function rssMb(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Math.round(Number(m[1]) / 102.4) / 10 : null;
+  } catch {
+    return null;
+  }
+}
+
+type JourneyMeasured = Omit<JourneyInput, 'purchaseOnly' | 'baselineRps'> & { report: AuditReport };
+
+/**
+ * The journey run (--journey), after the purchase-only run: a sale of its own that opens a few seconds after a
+ * fresh app is up, served by that app from a captcha file whose answers the driver knows (NODE_ENV=test: the
+ * app refuses the file in production), and every shopper driven through the page, the challenge, a think,
+ * the answer-and-buy and the order's polls by tools/bench/journey.ts in a process of its own.
+ */
+async function runJourneyPhase(run: Run, p: Prepared): Promise<JourneyMeasured> {
+  const { o, say, runDir, runId } = run;
+  const dir = path.join(runDir, 'journey');
+  mkdirSync(dir, { recursive: true });
+  const poolFile = path.join(dir, 'captchas.jsonl');
+  const shoppersFile = path.join(dir, 'shoppers.txt');
+  const t = Date.now();
+  writeCaptchaPool(poolFile, o.captchas);
+  writeFileSync(shoppersFile, `${p.cookies.join('\n')}\n`);
+  say(`journey: ${fmt(o.captchas)} captchas rendered for the app's CAPTCHA_POOL_FILE in ${fmt((Date.now() - t) / 1000, 1)} s`);
+
+  // The app sells the sales it loads at its start, so the sale exists first and opens once the app is
+  // expected up (the purchase run's start with room to spare) plus the time on the page.
+  const lobbyS = journeyLobbyS(o.users);
+  const startsInMs = Math.round((run.appStartMs ?? 30_000) * 1.5) + 3000 + lobbyS * 1000;
+  const saleId = await createSale(run.ds!, runId, o.stock, startsInMs + o.thinkMaxMs + journeyBoundS(o) * 1000, startsInMs);
+  const startsAt = (await p.sales.findById(saleId))!.startsAt.getTime();
+  const env: Record<string, string> = {
+    NODE_ENV: 'test',
+    CAPTCHA_POOL_FILE: poolFile,
+    QUEUE_NAME: run.journeyQueueName,
+    // What production would rehearse (the app rehearses by default only there).
+    REHEARSAL_REQUESTS: run.guards.REHEARSAL_REQUESTS ?? '10000',
+  };
+  for (const [k, v] of Object.entries(JOURNEY_GUARD_DEFAULTS)) env[k] = run.env[k] ?? v;
+  for (const k of JOURNEY_PASS_THROUGH) if (run.env[k] !== undefined) env[k] = run.env[k]!;
+  say(`journey: sale ${saleId}, ${fmt(o.stock)} units, opens in ${fmt(startsInMs / 1000, 1)} s; a fresh app (${Object.entries(env).filter(([k]) => k !== 'CAPTCHA_POOL_FILE').map(([k, v]) => `${k}=${v}`).join(', ')})`);
+  const { baseUrl } = await startShop(run, { env });
+  const readyAt = Date.now();
+  if (startsAt - readyAt < 2000) say(`  WARNING: the app was up only ${fmt(startsAt - readyAt)} ms before the opening; shoppers had little time on the page`);
+  const state = await saleState(baseUrl, saleId);
+  if (!state) throw new Error(`journey sale ${saleId} is not served by ${baseUrl}`);
+
+  const watch = new Monitor(p.orders, saleId, baseUrl, dir, 0);
+  run.monitor = watch;
+  watch.start();
+  // Shoppers arrive over the last lobbyS seconds before the opening (the last one a second before it); an app
+  // that came up sooner than allowed for waits idle until then, outside the measured CPU.
+  const arriveUntil = Math.max(Date.now() + 200, startsAt - 1000);
+  const arriveFrom = Math.max(Date.now() + 200, arriveUntil - lobbyS * 1000);
+  await sleep(arriveFrom - Date.now() - 100);
+  const appPid = run.app?.proc.pid;
+  const rssBeforeMb = rssMb(appPid);
+  const cpuStart = markCpu(appPid);
+  const plan: JourneyPlan = {
+    baseUrl,
+    saleId,
+    shoppersFile,
+    poolFile,
+    arriveFrom,
+    arriveUntil,
+    thinkMinMs: o.thinkMinMs,
+    thinkMaxMs: o.thinkMaxMs,
+    sockets: o.connections,
+    deadlineAt: startsAt + o.thinkMaxMs + 120_000,
+    resultFile: path.join(dir, 'outcome.json'),
+  };
+  const planFile = path.join(dir, 'plan.json');
+  writeFileSync(planFile, `${JSON.stringify(plan, null, 2)}\n`);
+  say(`journey: ${fmt(o.users)} shoppers on the page over ${fmt((plan.arriveUntil - plan.arriveFrom) / 1000, 1)} s, think ${o.thinkMinMs / 1000}-${o.thinkMaxMs / 1000} s, ${o.connections} sockets ...`);
+  const driver = startChild(process.execPath, [path.join(__dirname, 'bench', 'journey.js'), planFile], { logFile: path.join(dir, 'driver.log'), env: { PATH: run.env.PATH } });
+  const progress = setInterval(() => {
+    const out = driver.stdout();
+    const at = out.lastIndexOf('progress ');
+    const line = at < 0 ? null : out.slice(at + 9, out.indexOf('\n', at));
+    let d: { challenges: number; buys: number; accepted: number; done: number } | null = null;
+    try {
+      d = line ? JSON.parse(line) : null;
+    } catch {
+      d = null;
+    }
+    const since = (Date.now() - startsAt) / 1000;
+    const m = watch.latest();
+    say(`  ${since < 0 ? `opens in ${fmt(-since, 0)} s` : `${fmt(since, 0).padStart(4)} s`}  challenges ${fmt(d?.challenges ?? 0)}  buys ${fmt(d?.buys ?? 0)}  accepted ${fmt(d?.accepted ?? 0)}  done ${fmt(d?.done ?? 0)}  orders in db ${fmt(m.orders)}  left ${m.left === null ? '?' : fmt(m.left)}`);
+  }, 1000);
+  let code: number | string;
+  try {
+    // The driver stops itself at its deadline; this bound is for a driver that does not.
+    const late = sleep(plan.deadlineAt - Date.now() + 30_000).then(() => 'late' as const);
+    const first = await Promise.race([driver.exited, late]);
+    code = first === 'late' ? await driver.stop(5000) : first;
+  } finally {
+    clearInterval(progress);
+  }
+  const cpu = cpuBetween(cpuStart, markCpu(appPid));
+  const rssAfterMb = rssMb(appPid);
+  if (code !== 0 || !existsSync(plan.resultFile)) throw new Error(`the journey driver exited with ${code}; see ${path.join(dir, 'driver.log')}`);
+  const outcome = JSON.parse(readFileSync(plan.resultFile, 'utf8')) as JourneyOutcome;
+  const accepted = outcome.accepted.map((a) => a.id);
+  writeFileSync(path.join(dir, 'accepted.txt'), accepted.map((id) => `${id}\n`).join(''));
+  writeFileSync(path.join(dir, 'uncertain.txt'), outcome.uncertain.map((id) => `${id}\n`).join(''));
+  say(`journey: done; ${fmt(accepted.length)} accepted; waiting for their orders ...`);
+  await drain(run, 0, watch, accepted.length);
+  await stopShop(run, null);
+  const report = await new AuditService(p.sales, p.orders).audit({ saleId, accepted, uncertain: outcome.uncertain });
+  return {
+    outcome,
+    stock: o.stock,
+    saleId,
+    thinkMinMs: o.thinkMinMs,
+    thinkMaxMs: o.thinkMaxMs,
+    lobbyMs: startsAt - arriveFrom,
+    cpu,
+    appPid,
+    rssBeforeMb,
+    rssAfterMb,
+    drain: watch.samples,
+    audit: { ok: report.ok, failures: report.failures },
+    report,
+  };
+}
+
 /** The figures, printed and written as JSON (result.json, and --json's file); the exit code from the audits. */
 function writeReport(
   run: Run,
@@ -588,6 +781,7 @@ function writeReport(
     watch: Monitor;
     audit: AuditReport;
     profile: string | undefined;
+    journey: JourneyMeasured | null;
   },
 ): number {
   const { o, say, runDir, guards } = run;
@@ -627,9 +821,22 @@ function writeReport(
     result.audit.ok = false;
     result.audit.failures.push(...warmupAudit.failures.map((f) => `pre-sale ${warmupAudit.saleId}: ${f}`));
   }
+  if (m.journey) {
+    const { report: _report, ...measured } = m.journey;
+    result.journey = journeyFigures({
+      ...measured,
+      purchaseOnly: { accepted: result.accepted, sellOutMs: result.sellOutMs, contestedRps: result.contestedRps, cpuUsPerResponse: result.cpuUsPerResponse.app },
+      baselineRps: result.baselineRps,
+    });
+    if (!m.journey.audit.ok) {
+      result.audit.ok = false;
+      result.audit.failures.push(...m.journey.audit.failures.map((f) => `journey sale ${m.journey!.saleId}: ${f}`));
+    }
+  }
   say('');
   say(report(result, m.audit));
   if (warmupAudit && !warmupAudit.ok) say(`pre-sale: ${formatAudit(warmupAudit)}`);
+  if (result.journey) say(`\n${journeyReport(result.journey)}\n\njourney sale ${m.journey!.saleId}: ${formatAudit(m.journey!.report)}`);
   const json = `${JSON.stringify(result, null, 2)}\n`;
   writeFileSync(path.join(runDir, 'result.json'), json);
   if (o.json) writeFileSync(o.json, json);
@@ -656,12 +863,16 @@ async function cleanUp(run: Run): Promise<void> {
   }
   if (ds?.isInitialized) await ds.destroy().catch(() => undefined);
   if (run.amqpUrl && !o.url) await dropQueues(run.amqpUrl, run.queueName).catch((e) => say(`bench: could not delete queue ${run.queueName}: ${(e as Error).message}`));
+  if (run.amqpUrl && o.journey) {
+    await dropQueues(run.amqpUrl, run.journeyQueueName).catch((e) => say(`bench: could not delete queue ${run.journeyQueueName}: ${(e as Error).message}`));
+  }
   if (tmp && !o.keep) rmSync(tmp, { recursive: true, force: true });
   else if (tmp) say(`kept the embedded database: ${tmp}`);
   if (!o.keep) {
     for (const f of ['shoppers.tsv', 'shoppers-presale.tsv']) {
       for (let k = 1; k <= o.threads; k += 1) rmSync(path.join(runDir, `${f}.${k}`), { force: true });
     }
+    for (const f of ['shoppers.txt', 'captchas.jsonl']) rmSync(path.join(runDir, 'journey', f), { force: true });
   }
 }
 
