@@ -79,7 +79,7 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
     trustProxy: config.trustProxy,
   };
   const captchaPool = new CaptchaPool(captchaRenderer(config, log, overrides), config.captcha.poolSize, log);
-  const captchas = new CaptchaService(captchaPool);
+  const captchas = new CaptchaService(captchaPool, config.captcha.waitMs);
   const path = buildPurchasePath(pathSettings, { users: repos.users, blacklist: repos.blacklist, queue, captchas, overloaded: lag.overloaded, log });
   const { book, tracker, tickets, accounts, blacklist, funnel } = path;
   const catalog = new CatalogService(repos.products, repos.sales, book);

@@ -40,6 +40,8 @@ export interface Config {
     threads: number;
     /** Serve captchas from this file instead of rendering them (load tests only; refused in production). */
     poolFile: string | null;
+    /** The wait of the check without a picture (for people who cannot see it). */
+    waitMs: number;
   };
 }
 
@@ -94,6 +96,7 @@ const schema = z.object({
   CAPTCHA_POOL_SIZE: int(5000, 1).pipe(z.number().max(500_000)),
   CAPTCHA_THREADS: int(1, 1).pipe(z.number().max(16)),
   CAPTCHA_POOL_FILE: z.string().optional(),
+  CAPTCHA_WAIT_MS: int(8000).pipe(z.number().max(120_000)),
 });
 
 function parseCookieKeys(raw: string | undefined, problems: string[]): Buffer[] {
@@ -180,6 +183,6 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv): Config {
       rehearsalRequests: e.REHEARSAL_REQUESTS ?? (e.NODE_ENV === 'production' ? 10_000 : 0),
     }),
     pages: Object.freeze({ bucketPerSecond: e.PAGE_BUCKET_PER_SECOND, bucketCapacity: e.PAGE_BUCKET_CAPACITY }),
-    captcha: Object.freeze({ poolSize: e.CAPTCHA_POOL_SIZE, threads: e.CAPTCHA_THREADS, poolFile: e.CAPTCHA_POOL_FILE ?? null }),
+    captcha: Object.freeze({ poolSize: e.CAPTCHA_POOL_SIZE, threads: e.CAPTCHA_THREADS, poolFile: e.CAPTCHA_POOL_FILE ?? null, waitMs: e.CAPTCHA_WAIT_MS }),
   });
 }

@@ -7,8 +7,11 @@ import type { Refusal } from '../errors';
 import { sameOrigin } from '../middleware/csrf';
 import type { Challenge, PurchaseFunnel, PurchaseResult, RequestReader } from '../services/PurchaseFunnel';
 
-/** `/api/sales/:id/buy/:path` (the purchase) or `/api/sales/:id/challenge` (its path and captcha). */
-const ROUTE = /^\/api\/sales\/(\d{1,9})\/(?:buy\/([\w-]{1,64})|challenge)$/;
+/**
+ * `/api/sales/:id/buy/:path` (the purchase), `/api/sales/:id/challenge` (its path and captcha) or
+ * `/api/sales/:id/challenge/wait` (its path and the check without a picture).
+ */
+const ROUTE = /^\/api\/sales\/(\d{1,9})\/(?:buy\/([\w-]{1,64})|challenge(\/wait)?)$/;
 const SESSION = /(?:^|;\s*)sid=([^;]+)/;
 
 /** A ready answer: its status, its header list and its body, built once and sent as they are. */
@@ -55,7 +58,7 @@ export class PurchaseController {
     // No body is read: Node discards an unread one once the answer is sent, and keeps the connection.
     try {
       if (m[2] === undefined) {
-        answerChallenge(res, this.funnel.challenge(Number(m[1]), req));
+        answerChallenge(res, this.funnel.challenge(Number(m[1]), req, m[3] !== undefined));
         return true;
       }
       const result = this.funnel.attempt(Number(m[1]), m[2], req);

@@ -7,11 +7,13 @@ interface Pending {
   userId: number;
   saleId: number;
   answer: string;
+  /** The no-picture check cannot be answered before this moment; 0 for a picture. */
+  notBefore: number;
   expiresAt: number;
   attemptsLeft: number;
 }
 
-export type CaptchaCheck = 'ok' | 'wrong' | 'expired';
+export type CaptchaCheck = 'ok' | 'wrong' | 'expired' | 'early';
 
 export interface IssuedCaptcha {
   id: string;
@@ -27,6 +29,8 @@ export class CaptchaService {
 
   constructor(
     private readonly pool: CaptchaPool,
+    /** How long the no-picture check makes its shopper wait: longer than a person takes to read a picture. */
+    readonly waitMs = 8_000,
     readonly ttlMs = 120_000,
     private readonly attempts = 3,
   ) {}
@@ -38,8 +42,21 @@ export class CaptchaService {
     if (!ready) return null;
     const id = randomBytes(12).toString('base64url');
     const expiresAt = now + this.ttlMs;
-    this.pending.set(id, { userId, saleId, answer: ready.text.toLowerCase(), expiresAt, attemptsLeft: this.attempts });
+    this.pending.set(id, { userId, saleId, answer: ready.text.toLowerCase(), notBefore: 0, expiresAt, attemptsLeft: this.attempts });
     return { id, image: ready.image, expiresAt };
+  }
+
+  /**
+   * The alternative for people who cannot see the picture: no picture, an empty answer, but one that counts
+   * only from `waitMs` on, so it is never faster than reading a picture and gives a script no edge.
+   */
+  issueTimed(userId: number, saleId: number, now = Date.now()): { id: string; answerAfter: number; expiresAt: number } {
+    this.sweep(now);
+    const id = randomBytes(12).toString('base64url');
+    const answerAfter = now + this.waitMs;
+    const expiresAt = answerAfter + this.ttlMs;
+    this.pending.set(id, { userId, saleId, answer: '', notBefore: answerAfter, expiresAt, attemptsLeft: this.attempts });
+    return { id, answerAfter, expiresAt };
   }
 
   /**
@@ -52,6 +69,7 @@ export class CaptchaService {
       if (p && p.expiresAt <= now) this.pending.delete(id);
       return 'expired';
     }
+    if (p.notBefore > now) return 'early';
     if (answer.trim().toLowerCase() === p.answer) return 'ok';
     p.attemptsLeft -= 1;
     if (p.attemptsLeft <= 0) this.pending.delete(id);

@@ -51,8 +51,10 @@ export interface Challenge {
   ok: true;
   path: string;
   captchaId: string;
-  /** The captcha's picture, as a data URL. */
-  image: string;
+  /** The captcha's picture, as a data URL; null for the check without a picture (answer it empty). */
+  image: string | null;
+  /** The answer counts from this moment on (later than now only without a picture). */
+  answerAfter: number;
   expiresAt: number;
 }
 
@@ -117,13 +119,18 @@ export class PurchaseFunnel<R = unknown> {
    * The step before the purchase: the secret path and a captcha in one answer, only while the sale is live
    * and the shopper can still buy.
    */
-  challenge(saleId: number, req: R): Challenge | Refusal {
+  challenge(saleId: number, req: R, withoutPicture = false): Challenge | Refusal {
     const now = this.clock();
     const userId = this.frontGates(saleId, req, now); //                           1-10, as for the purchase
     if (typeof userId !== 'number') return userId;
+    const path = `/api/sales/${saleId}/buy/${this.tickets.pathFor(saleId, userId)}`;
+    if (withoutPicture) {
+      const timed = this.captchas.issueTimed(userId, saleId, now); //             the wait instead of a picture
+      return { ok: true, path, captchaId: timed.id, image: null, answerAfter: timed.answerAfter, expiresAt: timed.expiresAt };
+    }
     const captcha = this.captchas.issue(userId, saleId, now); //                    a ready captcha from the pool
     if (!captcha) return REFUSALS.CAPTCHA_BUSY;
-    return { ok: true, path: `/api/sales/${saleId}/buy/${this.tickets.pathFor(saleId, userId)}`, captchaId: captcha.id, image: captcha.image, expiresAt: captcha.expiresAt };
+    return { ok: true, path, captchaId: captcha.id, image: captcha.image, answerAfter: now, expiresAt: captcha.expiresAt };
   }
 
   /** Gates 1-10, in order: the shopper's id when every one lets the request through, else the refusal. */
@@ -209,7 +216,7 @@ export class PurchaseFunnel<R = unknown> {
     const dot = answer.indexOf('.');
     const check = dot > 0 ? this.captchas.verify(answer.slice(0, dot), userId, saleId, answer.slice(dot + 1), now) : 'expired';
     if (check === 'ok') return null;
-    return check === 'wrong' ? REFUSALS.CAPTCHA_WRONG : REFUSALS.CAPTCHA_EXPIRED;
+    return check === 'wrong' ? REFUSALS.CAPTCHA_WRONG : check === 'early' ? REFUSALS.CAPTCHA_EARLY : REFUSALS.CAPTCHA_EXPIRED;
   }
 
   /** Spends the captcha answered with the purchase (already checked), or else checks and spends its ticket. */

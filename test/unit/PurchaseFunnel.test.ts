@@ -405,4 +405,18 @@ describe('PurchaseFunnel challenge and answer-in-the-purchase', () => {
     t.advance(INTERVAL_MS);
     expect(await t.attempt({ ...t.good(), ticket: '', captcha: `${id}.abcde` })).toMatchObject({ ok: true });
   });
+
+  it('when a shopper who cannot see the picture takes the check without one, then an empty answer buys, but only after the wait', async () => {
+    const t = setup();
+    const c = t.funnel.challenge(SALE, t.good(), true);
+    if (!c.ok) throw new Error(c.code);
+
+    const early = t.attempt({ ...t.good(), ticket: '', captcha: `${c.captchaId}.` });
+    t.advance(c.answerAfter - START);
+    const onTime = await t.attempt({ ...t.good(), ticket: '', captcha: `${c.captchaId}.` });
+
+    expect(c).toMatchObject({ image: null, answerAfter: START + 8000 });
+    expect(early).toBe(REFUSALS.CAPTCHA_EARLY);
+    expect(onTime).toMatchObject({ ok: true });
+  });
 });
