@@ -1,10 +1,10 @@
 // Draws a captcha as a small palette PNG with no per-character structure: svg-captcha supplies the text's
 // alphabet and the glyph outlines, and this file rasterises them distorted, overlapped, cluttered and warped.
-import { crc32, deflateSync } from 'node:zlib';
+import { constants as zlibConstants, crc32, deflateSync } from 'node:zlib';
 import svgCaptcha from 'svg-captcha';
 
 /** The characters a captcha may contain: svg-captcha's preset, minus those a person confuses once distorted. */
-export const CAPTCHA_CHARSET = 'abdefghjkpstuxy234578';
+export const CAPTCHA_CHARSET = 'abdefghjkpstxy23478';
 export const CAPTCHA_LENGTH = 5;
 export const CAPTCHA_WIDTH = 240;
 export const CAPTCHA_HEIGHT = 80;
@@ -277,22 +277,54 @@ function encodePng(levels: Uint8Array, palette: Buffer): Buffer {
     PNG_SIGNATURE,
     chunk('IHDR', ihdr),
     chunk('PLTE', palette),
-    chunk('IDAT', deflateSync(raw, { level: 9 })),
+    // Run-length matching only: rows of paper and solid ink are runs, and a full LZ search costs ~20x the CPU.
+    chunk('IDAT', deflateSync(raw, { level: 9, strategy: zlibConstants.Z_RLE })),
     chunk('IEND', Buffer.alloc(0)),
   ]);
 }
 
 const levels = new Uint8Array(CAPTCHA_WIDTH * CAPTCHA_HEIGHT);
 const warpX = new Float64Array(CAPTCHA_WIDTH);
-const warpY = new Float64Array(CAPTCHA_HEIGHT);
 const shiftXByRow = new Float64Array(CAPTCHA_HEIGHT);
 const shiftYByCol = new Float64Array(CAPTCHA_WIDTH);
+
+/** The knobs of the distortion; the attack suite turns them down to show its attacks work on easy images. */
+export interface CaptchaStyle {
+  /** Largest per-glyph rotation, radians either way. */
+  rotation: number;
+  /** Largest per-glyph horizontal shear, either way. */
+  shear: number;
+  /** Largest per-glyph vertical offset, image pixels either way. */
+  jitter: number;
+  /** Advance from one glyph to the next, in em (glyphs are ~0.37 em wide: less overlaps them). */
+  step: [number, number];
+  /** Long curves drawn through the word with the glyphs' pen. */
+  arcs: number;
+  /** Short curved strokes, the size of a letter's bowl or tail, scattered over the word. */
+  hooks: number;
+  /** Scale of the whole-image sine warp (1 = the shop's). */
+  warp: number;
+}
+
+export const SHOP_STYLE: Readonly<CaptchaStyle> = Object.freeze({
+  rotation: 0.2,
+  shear: 0.25,
+  jitter: 4,
+  step: [0.34, 0.37] as [number, number],
+  arcs: 1,
+  hooks: 2,
+  warp: 1,
+});
 
 /**
  * Renders a fresh captcha. Every random choice, the text included, comes from `random`, so a seeded
  * generator gives the same image twice.
  */
 export function renderCaptcha(random: () => number = Math.random): { text: string; png: Buffer } {
+  return renderCaptchaStyled(random, SHOP_STYLE);
+}
+
+export function renderCaptchaStyled(random: () => number, style: Readonly<CaptchaStyle>): { text: string; png: Buffer } {
   const glyphs = glyphOutlines();
   const between = (a: number, b: number): number => a + (b - a) * random();
 
@@ -300,18 +332,18 @@ export function renderCaptcha(random: () => number = Math.random): { text: strin
   for (let i = 0; i < CAPTCHA_LENGTH; i++) text += CAPTCHA_CHARSET[Math.floor(random() * CAPTCHA_CHARSET.length)];
 
   mask.fill(0);
-  const size = between(62, 70) * SS; // font size in mask pixels
+  const size = between(80, 88) * SS; // font size in mask pixels
   const stroke = size * 0.045; // about the font's own stroke width
-  const step = size * between(0.28, 0.32); // advance per glyph: glyphs are ~0.37 em wide, so they overlap
+  const step = size * between(style.step[0], style.step[1]);
   let x = MW / 2 - (step * (CAPTCHA_LENGTH - 1)) / 2 + between(-12, 12) * SS;
-  const baseline = MH * 0.64 + between(-4, 4) * SS;
+  const baseline = MH * 0.68 + between(-3, 3) * SS;
   for (const ch of text) {
-    const angle = between(-0.4, 0.4);
-    const sx = size * between(0.85, 1.1);
+    const angle = between(-style.rotation, style.rotation);
+    const sx = size * between(0.8, 1.15);
     const sy = size * between(0.9, 1.15);
-    const shear = between(-0.35, 0.35);
+    const shear = between(-style.shear, style.shear);
     const gx = x + between(-3, 3) * SS;
-    const gy = baseline + between(-5, 5) * SS;
+    const gy = baseline + between(-style.jitter, style.jitter) * SS;
     const cos = Math.cos(angle);
     const sin = Math.sin(angle);
     // Rotate around the middle of the x-height, not the baseline, so tall letters do not swing away.
@@ -327,23 +359,30 @@ export function renderCaptcha(random: () => number = Math.random): { text: strin
       return p;
     });
     fillPolygons(polys);
-    x += step * between(0.92, 1.08);
+    x += step * between(0.85, 1.15);
   }
 
-  // Clutter drawn with the glyphs' pen: long arcs through the whole word, and short hooks that look like
+  // Clutter drawn with the glyphs' pen: long curves through the whole word, and short hooks that look like
   // pieces of letters, so neither thinning nor connected components separate them from the text.
-  const longArcs = 2;
-  for (let i = 0; i < longArcs; i++) {
-    const cx = MW / 2 + between(-40, 40) * SS;
-    const cy = baseline + between(-0.3, 0.3) * size + (random() < 0.5 ? -1 : 1) * between(60, 140) * SS;
-    const ry = Math.abs(cy - baseline) + between(-0.25, 0.2) * size;
-    const rx = between(90, 160) * SS;
-    const a = cy > baseline ? -Math.PI / 2 : Math.PI / 2;
-    const span = between(0.5, 0.9);
-    fillPolygons([strokeOutline(arc(cx, cy, rx, ry, between(-0.15, 0.15), a - span, a + span), stroke * between(0.8, 1.05))]);
+  for (let i = 0; i < style.arcs; i++) {
+    // From one side of the word to the other, crossing the letters' band on a slant with one bend.
+    const x0 = MW * between(0.03, 0.25);
+    const x1 = MW * between(0.75, 0.97);
+    // Alternate the slant so the two curves cross each other and the letters, instead of running along them.
+    const down = (i % 2 === 0) === random() < 0.5;
+    const ya = down ? between(-0.75, -0.45) : between(0, 0.2);
+    const yb = down ? between(0, 0.2) : between(-0.75, -0.45);
+    const bend = between(-0.2, 0.2);
+    const ph = between(0, Math.PI);
+    const pts: number[] = [];
+    const n = 24;
+    for (let k = 0; k <= n; k++) {
+      const t = k / n;
+      pts.push(x0 + (x1 - x0) * t, baseline + (ya + (yb - ya) * t + bend * Math.sin(Math.PI * t * 1.5 + ph)) * size);
+    }
+    fillPolygons([strokeOutline(pts, stroke * between(0.8, 1.05))]);
   }
-  const hooks = 4;
-  for (let i = 0; i < hooks; i++) {
+  for (let i = 0; i < style.hooks; i++) {
     const r = size * between(0.1, 0.2);
     const a0 = between(0, 2 * Math.PI);
     const cx = MW / 2 + between(-0.5, 0.5) * step * CAPTCHA_LENGTH;
@@ -352,19 +391,16 @@ export function renderCaptcha(random: () => number = Math.random): { text: strin
   }
 
   // Smooth whole-image warp: each term bends a different band of the word by a different amount.
-  const ax = between(2.5, 4);
-  const ay = between(3, 5);
-  const fx = between(0.05, 0.09);
+  const ax = between(2.5, 4) * style.warp;
+  const ay = between(3, 5) * style.warp;
+  const fx = between(0.1, 0.18);
   const fy = between(0.04, 0.07);
   const px = between(0, 2 * Math.PI);
   const py = between(0, 2 * Math.PI);
-  const stretch = between(4, 8);
-  const sf = between(0.015, 0.03);
+  const stretch = between(9, 14) * style.warp;
+  const sf = between(0.02, 0.032);
   const sp = between(0, 2 * Math.PI);
-  for (let yy = 0; yy < CAPTCHA_HEIGHT; yy++) {
-    shiftXByRow[yy] = ax * Math.sin(yy * fx * 2 + px);
-    warpY[yy] = yy;
-  }
+  for (let yy = 0; yy < CAPTCHA_HEIGHT; yy++) shiftXByRow[yy] = ax * Math.sin(yy * fx + px);
   for (let xx = 0; xx < CAPTCHA_WIDTH; xx++) {
     shiftYByCol[xx] = ay * Math.sin(xx * fy + py);
     warpX[xx] = xx + stretch * Math.sin(xx * sf + sp);
@@ -374,7 +410,7 @@ export function renderCaptcha(random: () => number = Math.random): { text: strin
     const rowShift = shiftXByRow[yy];
     for (let xx = 0; xx < CAPTCHA_WIDTH; xx++, o++) {
       const mx = Math.floor((warpX[xx] + rowShift) * SS);
-      const my = Math.floor((warpY[yy] + shiftYByCol[xx]) * SS);
+      const my = Math.floor((yy + shiftYByCol[xx]) * SS);
       let c = 0;
       if (mx >= 0 && my >= 0 && mx <= MW - SS && my <= MH - SS) {
         for (let j = 0; j < SS; j++) {

@@ -1,8 +1,8 @@
 // Attack suite for the shop's captcha: attacks it from the strongest position (the generator's code and as
 // many labelled samples as wanted) and prints how often each attack reads the whole answer.
-// npm run attack:captcha -- [--count N] [--train N] [--ocr-count N] [--json FILE] [--max-rate R] [--seed S]
+// npm run attack:captcha -- [--count N] [--train N] [--ocr-count N] [--json FILE] [--max-rate R] [--seed S] [--control]
 import { writeFileSync } from 'node:fs';
-import { CAPTCHA_CHARSET, renderCaptcha } from '../../src/lib/captchaImage';
+import { CAPTCHA_CHARSET, CaptchaStyle, renderCaptcha, renderCaptchaStyled, SHOP_STYLE } from '../../src/lib/captchaImage';
 import { Attack, byteStatsNearest, exactBytes, profileNearest } from './fingerprint';
 import { Knn } from './knn';
 import { ocr, tesseractAvailable } from './ocr';
@@ -16,10 +16,17 @@ interface Args {
   json?: string;
   maxRate?: number;
   seed: number;
+  control: boolean;
 }
 
+/**
+ * The control: the same renderer with the distortion turned down (small rotation, no clutter, no warp).
+ * The attacks must read most of these, or a low rate on the shop's captchas proves nothing.
+ */
+const CONTROL_STYLE: CaptchaStyle = { ...SHOP_STYLE, rotation: 0.15, shear: 0.1, jitter: 2, step: [0.36, 0.4], arcs: 0, hooks: 0, warp: 0 };
+
 function parseArgs(argv: string[]): Args {
-  const args: Args = { count: 1000, train: 3000, ocrCount: -1, seed: 1 };
+  const args: Args = { count: 1000, train: 3000, ocrCount: -1, seed: 1, control: false };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i + 1];
     switch (argv[i]) {
@@ -29,6 +36,7 @@ function parseArgs(argv: string[]): Args {
       case '--json': args.json = v; i++; break;
       case '--max-rate': args.maxRate = Number(v); i++; break;
       case '--seed': args.seed = Number(v); i++; break;
+      case '--control': args.control = true; break;
       default: throw new Error(`unknown option ${argv[i]}`);
     }
   }
@@ -83,9 +91,13 @@ async function main(): Promise<void> {
   // Training and test images come from different seeds: the test captchas are fresh.
   const trainRandom = seeded(args.seed * 7919 + 1);
   const testRandom = seeded(args.seed * 7919 + 2);
-  const train: Sample[] = Array.from({ length: args.train }, () => renderCaptcha(trainRandom));
-  const test: Sample[] = Array.from({ length: args.count }, () => renderCaptcha(testRandom));
-  console.log(`captcha attack suite: ${args.train} labelled training captchas, ${args.count} fresh test captchas`);
+  const render = args.control ? (r: () => number) => renderCaptchaStyled(r, CONTROL_STYLE) : renderCaptcha;
+  const train: Sample[] = Array.from({ length: args.train }, () => render(trainRandom));
+  const test: Sample[] = Array.from({ length: args.count }, () => render(testRandom));
+  console.log(
+    `captcha attack suite${args.control ? ' (CONTROL: distortion turned down)' : ''}: ` +
+      `${args.train} labelled training captchas, ${args.count} fresh test captchas`,
+  );
 
   const attacks: Attack[] = [
     exactBytes(),
