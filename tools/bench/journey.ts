@@ -264,7 +264,7 @@ export async function runJourney(plan: JourneyPlan, cookies: string[], answers: 
   const deadline = setTimeout(() => (stopped = true), Math.max(0, plan.deadlineAt - Date.now()));
   const progress = setInterval(() => {
     const done = Object.values(ends).reduce((a, b) => a + b, 0);
-    process.stdout.write(`progress ${JSON.stringify({ challenges: codes.challenge.OK ?? 0, buys: buyTimes.length, accepted: accepted.length, done })}\n`);
+    process.stdout.write(`progress ${JSON.stringify({ pages: lat.state.length, challenges: codes.challenge.OK ?? 0, buys: buyTimes.length, accepted: accepted.length, done })}\n`);
   }, 1000);
   try {
     await Promise.all(cookies.map((_, i) => shopper(i)));
