@@ -4,7 +4,7 @@ import { constants as zlibConstants, crc32, deflateSync } from 'node:zlib';
 import svgCaptcha from 'svg-captcha';
 
 /** The characters a captcha may contain: svg-captcha's preset, minus those a person confuses once distorted. */
-export const CAPTCHA_CHARSET = 'abdefghjkpstxy23478';
+export const CAPTCHA_CHARSET = 'bdefghjkpsxy24';
 export const CAPTCHA_LENGTH = 5;
 export const CAPTCHA_WIDTH = 240;
 export const CAPTCHA_HEIGHT = 80;
@@ -307,12 +307,12 @@ export interface CaptchaStyle {
 }
 
 export const SHOP_STYLE: Readonly<CaptchaStyle> = Object.freeze({
-  rotation: 0.2,
-  shear: 0.25,
+  rotation: 0.15,
+  shear: 0.2,
   jitter: 4,
   step: [0.34, 0.37] as [number, number],
   arcs: 1,
-  hooks: 2,
+  hooks: 1,
   warp: 1,
 });
 
@@ -397,7 +397,7 @@ export function renderCaptchaStyled(random: () => number, style: Readonly<Captch
   const fy = between(0.04, 0.07);
   const px = between(0, 2 * Math.PI);
   const py = between(0, 2 * Math.PI);
-  const stretch = between(9, 14) * style.warp;
+  const stretch = between(12, 18) * style.warp;
   const sf = between(0.02, 0.032);
   const sp = between(0, 2 * Math.PI);
   for (let yy = 0; yy < CAPTCHA_HEIGHT; yy++) shiftXByRow[yy] = ax * Math.sin(yy * fx + px);

@@ -9,7 +9,7 @@ const COLS = 4;
 const ROWS = 5;
 const GAP = 8;
 const out = process.argv[2] ?? 'docs/captcha-samples';
-const random = seeded(Number(process.argv[3] ?? 20261202));
+const random = seeded(Number(process.argv[3] ?? 20261204));
 const answers: string[] = [];
 const tiles = Array.from({ length: COLS * ROWS }, () => {
   const { text, png } = renderCaptcha(random);
