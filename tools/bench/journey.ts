@@ -30,7 +30,7 @@ export const STEPS = ['state', 'challenge', 'buy', 'status'] as const;
 export type Step = (typeof STEPS)[number];
 
 export interface StepSummary {
-  /** Time on the socket: from the request's write to its whole answer. */
+  /** From the request's making (a socket free for it) to its whole answer. */
   p50Ms: number;
   p99Ms: number;
   count: number;
@@ -138,10 +138,42 @@ export async function runJourney(plan: JourneyPlan, cookies: string[], answers: 
 
   const count = (step: Step, code: string) => (codes[step][code] = (codes[step][code] ?? 0) + 1);
 
-  function call(step: Step, method: 'GET' | 'POST', path: string, cookie: string, extra?: Record<string, string>): Promise<Reply> {
+  // The driver's own queue of requests waiting for a socket: a request is made only once a socket is free, so
+  // that a crowd pressing at the same moment costs the driver a promise each, not an HTTP request object each
+  // at once (made all at once, they stalled the driver's event loop for seconds at the opening).
+  let free = plan.sockets;
+  const queue: (() => void)[] = [];
+  let head = 0;
+  const slot = (): Promise<void> | null => {
+    if (free > 0) {
+      free -= 1;
+      return null;
+    }
+    return new Promise<void>((resolve) => queue.push(resolve));
+  };
+  const release = (): void => {
+    if (head < queue.length) {
+      const next = queue[head];
+      head += 1;
+      if (head > 4096 && head * 2 > queue.length) queue.splice(0, head), (head = 0);
+      next();
+    } else free += 1;
+  };
+
+  async function call(step: Step, method: 'GET' | 'POST', path: string, cookie: string, extra?: Record<string, string>): Promise<Reply> {
+    const queued = performance.now();
+    const wait = slot();
+    if (wait) await wait;
+    try {
+      return await send(step, method, path, cookie, queued, extra);
+    } finally {
+      release();
+    }
+  }
+
+  function send(step: Step, method: 'GET' | 'POST', path: string, cookie: string, queued: number, extra?: Record<string, string>): Promise<Reply> {
     return new Promise((resolve) => {
-      const queued = performance.now();
-      let sent = queued;
+      const sent = performance.now();
       const headers: Record<string, string> = { accept: 'application/json', cookie: `sid=${cookie}`, ...extra };
       if (method === 'POST') headers['content-length'] = '0';
       const req = http.request({ agent, host: url.hostname, port: url.port, method, path, headers }, (res) => {
@@ -163,7 +195,6 @@ export async function runJourney(plan: JourneyPlan, cookies: string[], answers: 
         });
         res.on('error', () => resolve(failed(step, 'NETWORK')));
       });
-      req.on('socket', () => (sent = performance.now()));
       req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new Error('timeout')));
       req.on('error', (e) => resolve(failed(step, e.message === 'timeout' ? 'TIMEOUT' : 'NETWORK')));
       req.end();
