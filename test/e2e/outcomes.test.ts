@@ -1,11 +1,13 @@
 // Every answer the purchase can get is shown to the shopper in words: from the real server where a
-// scenario can produce it, and for each refusal code by answering the purchase request in the browser.
+// scenario can produce it, and for each refusal code by answering the purchase request (or the challenge
+// that comes before it: path and captcha) in the browser.
 import type { BrowserContext, Page } from 'playwright-core';
 import { PublishRefusedError } from '../../src/queue/OrderQueue';
 import { REFUSALS } from '../../src/errors';
 import {
   buyThroughPage,
   CAPTCHA_TEXT,
+  clickBuy,
   confirmCaptcha,
   createSale,
   createUser,
@@ -13,6 +15,7 @@ import {
   loggedInContext,
   openCaptcha,
   openSale,
+  recordRequests,
   useShop,
 } from './support/shop';
 
@@ -88,6 +91,79 @@ describe('when the purchase request gets each refusal code', () => {
   });
 });
 
+/**
+ * The codes the challenge (path and captcha) can answer with: the gates before the purchase's own. The
+ * page retries CAPTCHA_BUSY by itself for a while (its own test below), so it is not among them.
+ */
+const CHALLENGE_CODES = [
+  'OVERLOADED', 'BUSY', 'IP_RATE_LIMITED', 'CROSS_SITE', 'SOLD_OUT', 'NOT_LOGGED_IN', 'STARTING', 'STOPPING',
+  'NOT_STARTED', 'SALE_ENDED', 'SALE_NOT_FOUND', 'BLOCKED', 'ALREADY_BOUGHT',
+] as const satisfies readonly (keyof typeof REFUSALS)[];
+
+describe('when the challenge (path and captcha) gets each refusal code', () => {
+  let saleId: number;
+  let context: BrowserContext;
+  let page: Page;
+
+  beforeAll(async () => {
+    // Started a minute ago: past the few seconds in which the page retries a NOT_STARTED.
+    saleId = await createSale(e2e.shop.c, { stock: 5, startsInMs: -60_000 });
+    context = await loggedInContext(e2e.browser, e2e.shop, await createUser(e2e.shop.c, 'shopper', 'ida'));
+    page = await context.newPage();
+  });
+
+  afterAll(async () => {
+    await context?.close();
+  });
+
+  it.each(CHALLENGE_CODES)('%s, then the page says it in words and opens no captcha', async (code) => {
+    const r = REFUSALS[code];
+    await page.route('**/api/sales/*/challenge', (route) =>
+      route.fulfill({
+        status: r.status,
+        contentType: 'application/json',
+        headers: r.retryAfterSeconds ? { 'Retry-After': String(r.retryAfterSeconds) } : {},
+        body: JSON.stringify({ ok: false, code: r.code, message: r.message }),
+      }),
+    );
+    try {
+      await page.goto(`${e2e.shop.base}/sales/${saleId}`);
+      await page.locator('#sale[data-ready]').waitFor();
+      const requests = recordRequests(page);
+      const said = await clickBuy(page);
+      expect(said).toMatch(WORDS[code]);
+      expect(said).not.toMatch(/something went wrong|could not load a picture/i);
+      expect(await page.locator('#captcha-form').isHidden()).toBe(true);
+      expect(await page.locator('#captcha-image img').count()).toBe(0);
+      expect(requests.filter((q) => q.url.endsWith(`/api/sales/${saleId}/challenge`))).toHaveLength(1);
+      // Without a path, nothing is bought.
+      expect(requests.filter((q) => q.url.includes('/buy/'))).toHaveLength(0);
+    } finally {
+      await page.unroute('**/api/sales/*/challenge');
+    }
+  });
+});
+
+it('when the captcha pool is dry for a moment, then the page asks again by itself and the captcha opens', async () => {
+  const saleId = await createSale(e2e.shop.c, { stock: 5 });
+  const context = await loggedInContext(e2e.browser, e2e.shop, await createUser(e2e.shop.c, 'shopper', 'joe'));
+  try {
+    const page = await openSale(context, e2e.shop, saleId);
+    let refused = 0;
+    await page.route('**/api/sales/*/challenge', (route) => {
+      if (refused >= 2) return route.continue();
+      refused += 1;
+      const r = REFUSALS.CAPTCHA_BUSY;
+      return route.fulfill({ status: r.status, contentType: 'application/json', body: JSON.stringify({ ok: false, code: r.code, message: r.message }) });
+    });
+    await openCaptcha(page);
+    expect(refused).toBe(2);
+    expect(await confirmCaptcha(page, CAPTCHA_TEXT)).toMatch(/^Order (accepted|confirmed)/);
+  } finally {
+    await context.close();
+  }
+});
+
 it('when a shopper reloads to dodge the 10-second lock, then the server still says "too fast"', async () => {
   const saleId = await createSale(e2e.shop.c, { stock: 5 });
   const shopper = await createUser(e2e.shop.c, 'shopper', 'jay');
@@ -111,15 +187,33 @@ it('when a shopper reloads to dodge the 10-second lock, then the server still sa
   }
 });
 
-it('when the shopper is blocked, then the server refuses and the page says so', async () => {
+it('when the shopper is blocked, then the server refuses the captcha and the purchase, and the page says so without a captcha', async () => {
   const saleId = await createSale(e2e.shop.c, { stock: 5 });
   const shopper = await createUser(e2e.shop.c, 'shopper', 'kim');
   await e2e.shop.c.services.blacklist.add({ userId: shopper.id, ip: null, reason: 'e2e', until: null });
   const context = await loggedInContext(e2e.browser, e2e.shop, shopper);
   try {
     const page = await openSale(context, e2e.shop, saleId);
-    expect(await buyThroughPage(page)).toMatch(WORDS.BLOCKED);
+    const [challenge, said] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith(`/api/sales/${saleId}/challenge`)),
+      clickBuy(page),
+    ]);
+    expect(challenge.status()).toBe(403);
+    expect(await challenge.json()).toMatchObject({ ok: false, code: 'BLOCKED' });
+    expect(said).toMatch(WORDS.BLOCKED);
+    expect(await page.locator('#captcha-form').isHidden()).toBe(true);
+    expect(await page.locator('#captcha-image img').count()).toBe(0);
+
+    // Nor does the purchase itself go through for a page that knows the path (as if it had leaked).
+    const path = `/api/sales/${saleId}/buy/${e2e.shop.c.services.tickets.pathFor(saleId, shopper.id)}`;
+    const forced = (await page.evaluate(`(async () => {
+      const csrf = (await (await fetch('/api/sales/${saleId}', { headers: { Accept: 'application/json' } })).json()).csrfToken;
+      const res = await fetch('${path}', { method: 'POST', headers: { Accept: 'application/json', 'X-CSRF-Token': csrf, 'X-Captcha': 'none.${CAPTCHA_TEXT}' } });
+      return { status: res.status, ...(await res.json()) };
+    })()`)) as { status: number; code?: string };
+    expect(forced).toMatchObject({ status: 403, code: 'BLOCKED' });
     expect(e2e.shop.c.services.book.inventory.remaining(saleId)).toBe(5);
+    expect(e2e.shop.c.services.book.inventory.hasBought(saleId, shopper.id)).toBe(false);
   } finally {
     await context.close();
   }
@@ -132,8 +226,11 @@ it('when the captcha answer is wrong three times, then each try says so and a ne
     const page = await openSale(context, e2e.shop, saleId);
     await openCaptcha(page);
     for (let i = 0; i < 3; i++) {
-      expect(await confirmCaptcha(page, `x${i}`)).toBe('Those characters do not match the picture. Here is a new one.');
+      expect(await confirmCaptcha(page, `x${i}`)).toBe('Those characters do not match the picture (case does not matter). Here is a new one.');
+      // A wrong answer costs no try: the button is not locked.
+      expect((await page.locator('#lock').innerText()).trim()).toBe('');
     }
+    // And so, with the shop pacing each shopper to one try per 10 s, the right answer goes through at once.
     expect(await confirmCaptcha(page, CAPTCHA_TEXT)).toMatch(/^Order (accepted|confirmed)/);
   } finally {
     await context.close();

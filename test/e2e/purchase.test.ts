@@ -49,20 +49,40 @@ it('when the captcha is wrong, then the error is shown with a new picture and no
     await openCaptcha(page);
     const firstPicture = await page.locator('#captcha-image').innerHTML();
 
-    const wrong = await confirmCaptcha(page, 'nope9');
-    expect(wrong).toBe('Those characters do not match the picture. Here is a new one.');
+    // The label tells the shopper that case does not matter; the picture is a PNG with a text alternative.
+    expect(await page.locator('label[for="captcha-answer"]').innerText()).toContain('small or capital letters, either is fine');
+    expect(await page.locator('#captcha-image img').getAttribute('src')).toMatch(/^data:image\/png;base64,/);
+    expect(await page.locator('#captcha-image img').getAttribute('alt')).toMatch(/Case does not matter/);
+
+    // The answer travels with the purchase itself, and a wrong one is refused before the shopper's pacing.
+    const buyPrefix = `/api/sales/${saleId}/buy/`;
+    const [wrongAnswer, wrong] = await Promise.all([
+      page.waitForResponse((r) => r.url().includes(buyPrefix)),
+      confirmCaptcha(page, 'nope9'),
+    ]);
+    expect(wrong).toBe('Those characters do not match the picture (case does not matter). Here is a new one.');
+    expect(wrongAnswer.status()).toBe(400);
+    expect(await wrongAnswer.json()).toMatchObject({ ok: false, code: 'CAPTCHA_WRONG' });
+    expect(wrongAnswer.request().headers()['x-captcha']).toMatch(/^[\w-]+\.nope9$/);
     expect(await page.locator('#captcha-image').innerHTML()).not.toBe(firstPicture);
     expect(await page.locator('#captcha-answer').inputValue()).toBe('');
     expect(await page.locator('#captcha-answer').getAttribute('aria-invalid')).toBe('true');
     expect(await page.evaluate('document.activeElement.id')).toBe('captcha-answer');
     expect(await resultText(page)).toBe('');
-    expect(requests.filter((r) => r.url.includes(`/api/sales/${saleId}/buy/`))).toHaveLength(0);
+    // A typo costs no try: no lock, and the new picture came from a second challenge.
+    expect((await page.locator('#lock').innerText()).trim()).toBe('');
+    expect(await page.locator('#buy').isEnabled()).toBe(true);
+    expect(requests.filter((r) => r.method === 'POST' && r.url.endsWith(`/api/sales/${saleId}/challenge`))).toHaveLength(2);
+    expect(requests.filter((r) => r.url.includes(buyPrefix))).toHaveLength(1);
     expect(e2e.shop.c.services.book.inventory.hasBought(saleId, shopper.id)).toBe(false);
     expect(e2e.shop.c.services.orders.pendingForUser(shopper.id)).toHaveLength(0);
     await screenshot(page, 'purchase-wrong-captcha', 'narrow');
 
+    // Right at once, in small letters: accepted although the shop paces each shopper to one try per 10 s,
+    // so the wrong answer did not count as a try.
     const accepted = await confirmCaptcha(page, CAPTCHA_TEXT.toLowerCase());
     expect(accepted).toBe('Order accepted. We are confirming it now (pending)…');
+    expect(requests.filter((r) => r.url.includes(buyPrefix))).toHaveLength(2);
     expect(await page.locator('#captcha-form').isHidden()).toBe(true);
     expect((await page.locator('#buy').innerText()).trim()).toBe('Bought ✓');
 
@@ -146,6 +166,7 @@ it('when the same shopper tries to buy a second time, then the shop refuses it a
     const first = await openSale(context, e2e.shop, saleId);
     const second = await openSale(context, e2e.shop, saleId);
     await openCaptcha(second);
+    await screenshot(second, 'captcha-open', 'wide', { docs: 'captcha.png' });
     expect(await buyThroughPage(first)).toMatch(ACCEPTED);
 
     expect(await confirmCaptcha(second, CAPTCHA_TEXT)).toBe('You have already bought in this sale. One per shopper.');

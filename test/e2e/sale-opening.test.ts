@@ -1,11 +1,13 @@
 // The moment a sale opens, in a real browser: the countdown runs on the shop's clock, the button lights
 // up by itself, the secret purchase path is nowhere before the start, and screen readers are not spammed.
 import {
-  buyThroughPage,
+  CAPTCHA_TEXT,
+  confirmCaptcha,
   createSale,
   createUser,
   knownCaptcha,
   loggedInContext,
+  openCaptcha,
   recordRequests,
   screenshot,
   useShop,
@@ -68,10 +70,12 @@ it('when a sale opens a few seconds later, then the countdown runs and the butto
     expect((await page.locator('#phase').textContent())?.trim()).toBe('Live now');
     expect(await page.locator('#countdown').innerText()).toMatch(/Ends in\s*(01:00:00|00:59:5\d)/);
 
-    // The path was asked for only once the sale had started.
-    const pathAsks = requests.filter((r) => r.url.endsWith(`/api/sales/${saleId}/path`));
-    expect(pathAsks.length).toBeGreaterThanOrEqual(1);
-    expect(pathAsks.every((r) => r.at >= startsAt - 150)).toBe(true);
+    // The path comes with the challenge, which the page asks for only when Buy is clicked: nothing was asked
+    // before the start, and the old path route is not used at all.
+    const challengeUrl = `/api/sales/${saleId}/challenge`;
+    expect(requests.filter((r) => r.url.endsWith(challengeUrl))).toEqual([]);
+    expect(requests.filter((r) => r.url.endsWith(`/api/sales/${saleId}/path`))).toEqual([]);
+    expect(await page.content()).not.toContain(buyPrefix);
 
     // The opening is announced once, politely.
     await page.waitForTimeout(300);
@@ -79,8 +83,16 @@ it('when a sale opens a few seconds later, then the countdown runs and the butto
     expect(await page.locator('#announce').getAttribute('aria-live')).toBe('polite');
     expect(await page.locator('#countdown').getAttribute('aria-live')).toBeNull();
 
-    // And the lit button works: the purchase goes to the path the script fetched after the start.
-    expect(await buyThroughPage(page)).toMatch(/^Order (accepted|confirmed)/);
+    // And the lit button works: one challenge after the start brings the path, and the purchase goes to it.
+    const [challenge] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith(challengeUrl)),
+      openCaptcha(page),
+    ]);
+    expect(await challenge.json()).toMatchObject({ ok: true, path: `${buyPrefix}${secret}`, image: expect.stringMatching(/^data:image\/png;base64,/) });
+    const asks = requests.filter((r) => r.url.endsWith(challengeUrl));
+    expect(asks.map((r) => r.method)).toEqual(['POST']);
+    expect(asks[0].at).toBeGreaterThanOrEqual(startsAt - 150);
+    expect(await confirmCaptcha(page, CAPTCHA_TEXT)).toMatch(/^Order (accepted|confirmed)/);
     const buys = requests.filter((r) => r.method === 'POST' && r.url.includes(buyPrefix));
     expect(buys.map((r) => new URL(r.url).pathname)).toEqual([`${buyPrefix}${secret}`]);
   } finally {

@@ -171,16 +171,17 @@ export async function createSale(c: Container, o: SaleOptions = {}): Promise<num
 }
 
 /**
- * Saves a full-page PNG under test-results/screenshots/<name>-<viewport>.png. With `docs: true` and
- * UPDATE_DOCS_SCREENSHOTS=1 in the environment, also refreshes the copy in docs/screenshots (the README's).
+ * Saves a full-page PNG under test-results/screenshots/<name>-<viewport>.png. With `docs` and
+ * UPDATE_DOCS_SCREENSHOTS=1 in the environment, also refreshes the copy in docs/screenshots (the README's):
+ * under the same name for `docs: true`, under the given file name for `docs: 'some.png'`.
  */
-export async function screenshot(page: Page, name: string, viewport: ViewportName, opts: { docs?: boolean } = {}): Promise<string> {
+export async function screenshot(page: Page, name: string, viewport: ViewportName, opts: { docs?: boolean | string } = {}): Promise<string> {
   mkdirSync(SCREENSHOT_DIR, { recursive: true });
   const file = path.join(SCREENSHOT_DIR, `${name}-${viewport}.png`);
   await page.screenshot({ path: file, fullPage: true, animations: 'disabled', caret: 'hide' });
   if (opts.docs && process.env.UPDATE_DOCS_SCREENSHOTS === '1') {
     mkdirSync(DOCS_DIR, { recursive: true });
-    copyFileSync(file, path.join(DOCS_DIR, path.basename(file)));
+    copyFileSync(file, path.join(DOCS_DIR, typeof opts.docs === 'string' ? opts.docs : path.basename(file)));
   }
   return file;
 }
@@ -222,11 +223,32 @@ export async function openSale(context: BrowserContext, shop: Shop, saleId: numb
   return page;
 }
 
-/** Clicks Buy and waits for the captcha. */
-export async function openCaptcha(page: Page): Promise<void> {
+/**
+ * Clicks Buy and waits for what the challenge brings: the captcha form with its picture loaded (then null),
+ * or, when the shop refuses the challenge, the words the page shows instead (then those words).
+ */
+export async function clickBuy(page: Page): Promise<string | null> {
   await page.locator('#buy:enabled').click();
-  await page.locator('#captcha-form').waitFor({ state: 'visible' });
-  await page.locator('#captcha-image img').waitFor();
+  const handle = await page.waitForFunction(
+    () => {
+      const form = document.getElementById('captcha-form')!;
+      const img = document.querySelector('#captcha-image img');
+      // The picture counts once the browser has decoded it: a broken data URL never does.
+      if (!form.hidden && img && img.complete && img.naturalWidth > 0) return { open: true, said: '' };
+      const said = document.getElementById('result')!.textContent!.trim();
+      return said ? { open: false, said } : null;
+    },
+    null,
+    { timeout: WAIT_MS },
+  );
+  const seen = (await handle.jsonValue()) as { open: boolean; said: string };
+  return seen.open ? null : seen.said;
+}
+
+/** Clicks Buy and waits for the captcha (its PNG picture decoded); fails with the page's words if refused. */
+export async function openCaptcha(page: Page): Promise<void> {
+  const refused = await clickBuy(page);
+  if (refused !== null) throw new Error(`the captcha did not open; the page said: ${refused}`);
 }
 
 /** Types an answer, confirms, and waits for the words the page shows (result or the field's error). */
@@ -235,12 +257,14 @@ export async function confirmCaptcha(page: Page, answer: string): Promise<string
   await page.locator('#captcha-answer').fill(answer);
   await page.locator('#captcha-submit').click();
   const handle = await page.waitForFunction(
-    (svgBefore) => {
+    (pictureBefore) => {
       const result = document.getElementById('result')!.textContent!.trim();
       if (result) return result;
       const err = document.getElementById('captcha-error')!.textContent!.trim();
-      // A wrong answer counts as answered once the new picture is in.
-      if (err && document.getElementById('captcha-image')!.innerHTML !== svgBefore) return err;
+      // A wrong answer counts as answered once the new picture is in and decoded.
+      const img = document.querySelector('#captcha-image img');
+      const fresh = document.getElementById('captcha-image')!.innerHTML !== pictureBefore && img && img.complete && img.naturalWidth > 0;
+      if (err && fresh) return err;
       return null;
     },
     before,
