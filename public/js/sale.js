@@ -18,14 +18,14 @@
     countdownLabel: $('countdown-label'), countdownValue: $('countdown-value'), hint: $('hint'),
     buy: $('buy'), lock: $('lock'), left: $('left'), stockFill: $('stock-fill'), loginNote: $('login-note'),
     form: $('captcha-form'), image: $('captcha-image'), refresh: $('captcha-refresh'), answer: $('captcha-answer'),
-    field: $('captcha-field'), fieldError: $('captcha-error'), submit: $('captcha-submit'),
+    field: $('captcha-field'), fieldError: $('captcha-error'), submit: $('captcha-submit'), noPicture: $('captcha-nopicture'),
     result: $('result'), announce: $('announce'),
   };
 
   var state = {
     offset: 0, synced: false, phase: null, loggedIn: false, bought: false, left: Number(el.left.textContent) || 0,
     stock: Number(root.querySelector('#stock').textContent) || 0, lockedUntil: 0, captchaId: null, path: null,
-    busy: false, announcedAt: null,
+    busy: false, announcedAt: null, loading: false, answerAfter: 0,
   };
 
   var LABELS = { upcoming: 'Coming up', live: 'Live now', sold_out: 'Sold out', ended: 'Ended', bought: 'Yours' };
@@ -64,6 +64,7 @@
     IP_RATE_LIMITED: 'Too many requests from your network. Please wait a little.',
     CROSS_SITE: 'This page did not come from the shop. Please open the sale from the shop itself.',
     CAPTCHA_BUSY: 'Pictures are being drawn for the crowd. Please try again in a moment.',
+    CAPTCHA_EARLY: 'The check without a picture is not over yet. Wait a few seconds, then confirm.',
     NOT_LOGGED_IN: 'Please log in to buy.',
     CSRF: 'This page has expired. Please reload it.',
     NETWORK: 'Network problem. Check your connection and try again.',
@@ -305,18 +306,22 @@
 
   // One round trip for the secret path and a captcha; they exist only once the sale has started, so a
   // clock a little ahead of the server's is retried for a few seconds.
-  function loadCaptcha(tries) {
+  // withoutPicture: the check for people who cannot see the picture, an empty answer that counts after a wait.
+  function loadCaptcha(tries, withoutPicture) {
     tries = tries || 0;
+    if (state.loading && !tries) return Promise.resolve();
+    state.loading = true;
     el.answer.value = '';
     el.refresh.disabled = true;
-    return api('POST', '/api/sales/' + saleId + '/challenge').then(function (d) {
+    return api('POST', '/api/sales/' + saleId + '/challenge' + (withoutPicture ? '/wait' : '')).then(function (d) {
       var t = now();
       if (!d.ok && d.code === 'NOT_STARTED' && t >= startsAt - 1000 && t < startsAt + 5000 && tries < 20) {
-        return new Promise(function (r) { setTimeout(r, 250); }).then(function () { return loadCaptcha(tries + 1); });
+        return new Promise(function (r) { setTimeout(r, 250); }).then(function () { return loadCaptcha(tries + 1, withoutPicture); });
       }
       if (!d.ok && d.code === 'CAPTCHA_BUSY' && tries < 20) {
-        return new Promise(function (r) { setTimeout(r, 1000); }).then(function () { return loadCaptcha(tries + 1); });
+        return new Promise(function (r) { setTimeout(r, 1000); }).then(function () { return loadCaptcha(tries + 1, withoutPicture); });
       }
+      state.loading = false;
       el.refresh.disabled = false;
       if (!d.ok) {
         if (d.code === 'ALREADY_BOUGHT') state.bought = true;
@@ -324,10 +329,16 @@
         show(KIND[d.code] || 'error', MESSAGES[d.code] || d.message || 'Could not load a picture. Please try again.');
         closeCaptcha();
         render();
+        el.result.focus();
         return;
       }
       state.path = d.path;
       state.captchaId = d.captchaId;
+      el.form.hidden = false;
+      if (!d.image) return waitWithoutPicture(d.answerAfter);
+      state.answerAfter = 0;
+      el.field.hidden = false;
+      el.noPicture.hidden = false;
       var img = document.createElement('img');
       img.src = d.image;
       img.alt = 'Five characters, letters and digits, drawn bent and crossed by lines. Case does not matter.';
@@ -339,9 +350,35 @@
     });
   }
 
+  // No picture: the answer is empty and counts from answerAfter (server time); the button says how long.
+  function waitWithoutPicture(answerAfter) {
+    state.answerAfter = answerAfter;
+    el.image.replaceChildren();
+    el.field.hidden = true;
+    el.noPicture.hidden = true;
+    var tick = function () {
+      var left = Math.ceil((state.answerAfter - now()) / 1000);
+      if (!state.answerAfter || el.form.hidden) return;
+      if (left > 0) {
+        el.image.textContent = 'No picture: you can confirm in ' + left + ' s.';
+        el.submit.disabled = true;
+        setTimeout(tick, 250);
+      } else {
+        el.image.textContent = 'No picture: you can confirm now.';
+        el.submit.disabled = false;
+        el.submit.focus();
+      }
+    };
+    say('Check without a picture: you can confirm in ' + Math.ceil((answerAfter - now()) / 1000) + ' seconds.');
+    tick();
+  }
+
   function closeCaptcha() {
     el.form.hidden = true;
     state.captchaId = null;
+    state.answerAfter = 0;
+    el.field.hidden = false;
+    el.noPicture.hidden = false;
     fieldError('');
   }
 
@@ -360,12 +397,13 @@
   });
 
   el.refresh.addEventListener('click', function () { fieldError(''); loadCaptcha(); });
+  el.noPicture.addEventListener('click', function () { fieldError(''); loadCaptcha(0, true); });
 
   el.form.addEventListener('submit', function (ev) {
     ev.preventDefault();
     if (state.busy) return;
-    var answer = el.answer.value.trim();
-    if (!answer) { fieldError('Type the characters you see in the picture.'); el.answer.focus(); return; }
+    var answer = state.answerAfter ? '' : el.answer.value.trim();
+    if (!answer && !state.answerAfter) { fieldError('Type the characters you see in the picture.'); el.answer.focus(); return; }
     fieldError('');
     state.busy = true;
     el.submit.disabled = true;
@@ -373,6 +411,7 @@
     // The answer travels with the purchase itself: one request, and a typo costs neither the try nor the lock.
     api('POST', state.path, null, { 'X-Captcha': state.captchaId + '.' + answer })
       .then(function (d) {
+        if (!d.ok && d.code === 'CAPTCHA_EARLY') { show('info', MESSAGES.CAPTCHA_EARLY); return; }
         if (!d.ok && (d.code === 'CAPTCHA_WRONG' || d.code === 'CAPTCHA_EXPIRED')) {
           fieldError(MESSAGES[d.code]);
           return loadCaptcha();
