@@ -17,7 +17,7 @@ export function loadSession(accounts: AccountService) {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     const userId = accounts.userIdFromSession(req.cookies?.[SESSION_COOKIE]);
     if (userId !== null) {
-      const user = await accounts.findUser(userId);
+      const user = await accounts.pageUser(userId);
       if (user) {
         req.userId = userId;
         req.user = user;

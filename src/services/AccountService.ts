@@ -19,9 +19,16 @@ export interface PublicUser {
 
 /** Sessions already opened, so a shopper's repeated requests skip the AES-GCM open. */
 const SESSION_CACHE_LIMIT = 200_000;
+/** How long a page may see a user's name and role after a change (an admin's role, a removed account). */
+const PAGE_USER_TTL_MS = 5_000;
 
 export class AccountService {
   private readonly opened = new Map<string, { userId: number; expiresAt: number }>();
+  /**
+   * Users as the pages see them, for a few seconds: a crowd polling the sale state and its orders would
+   * otherwise read the users table once a request.
+   */
+  private readonly pageUsers = new Map<number, { user: PublicUser | null; until: number }>();
 
   constructor(
     private readonly users: UserRepository,
@@ -60,6 +67,16 @@ export class AccountService {
     return user ? toPublic(user) : null;
   }
 
+  /** findUser for the pages' session, answered from memory for `PAGE_USER_TTL_MS` after a read. */
+  async pageUser(id: number, now = Date.now()): Promise<PublicUser | null> {
+    const known = this.pageUsers.get(id);
+    if (known && known.until > now) return known.user;
+    const user = await this.findUser(id);
+    if (this.pageUsers.size >= SESSION_CACHE_LIMIT) this.pageUsers.clear();
+    this.pageUsers.set(id, { user, until: now + PAGE_USER_TTL_MS });
+    return user;
+  }
+
   async findByUserName(userName: string): Promise<PublicUser | null> {
     const user = await this.users.findByUserName(userName);
     return user ? toPublic(user) : null;
@@ -72,6 +89,7 @@ export class AccountService {
       await this.register(userName, 'Admin', password, 'admin');
       return;
     }
+    this.pageUsers.delete(existing.id);
     if (existing.role !== 'admin') await this.users.setRole(existing.id, 'admin');
     if (!(await verifyPassword(password, existing.passwordHash))) {
       await this.users.setPasswordHash(existing.id, await hashPassword(password));
