@@ -3,7 +3,7 @@
 //
 //   npm run bench -- [--stock 10000] [--users 50000] [--connections 256] [--duration 15] [--threads 2]
 //                    [--json <file>] [--profile] [--keep] [--no-baseline] [--wait-quiet <s>] [--warmup <s>|auto]
-//                    [--url http://127.0.0.1:<port> --sale <id>] [--journey [--think 2-6] [--captchas 2000]]
+//                    [--url http://127.0.0.1:<port> --sale <id>] [--journey [--think 2-6] [--captchas 2000] [--journey-sockets 2000]]
 //
 // Uses DATABASE_URL and AMQP_URL like the app; with neither, an embedded SQLite file in a temp dir and the
 // in-process queue. Exits 0 when the audit passes, 1 when it fails, 2 when the run itself failed; never on
@@ -36,7 +36,7 @@ import { redactUrl } from '../src/lib/redactUrl';
 
 const USAGE = `usage: npm run bench -- [--stock N] [--users N] [--connections N] [--duration S] [--threads N]
                         [--json FILE] [--profile] [--keep] [--no-baseline] [--wait-quiet S] [--warmup S|auto]
-                        [--url http://127.0.0.1:PORT --sale ID] [--journey [--think MIN-MAX] [--captchas N]]`;
+                        [--url http://127.0.0.1:PORT --sale ID] [--journey [--think MIN-MAX] [--captchas N] [--journey-sockets N]]`;
 
 /** What the report compares against (issue 5); informational only. */
 export const TARGETS = { ratio: 0.5, p99Ms: 25, sellOutMs: 1000, drainMs: 2000 };
@@ -96,6 +96,8 @@ export interface BenchOptions {
   thinkMaxMs: number;
   /** Distinct captchas in the pool file the journey's app serves. */
   captchas: number;
+  /** The journey driver's keep-alive sockets: a crowd's browsers each have their own connection. */
+  journeySockets: number;
 }
 
 export interface BenchResult {
@@ -177,6 +179,7 @@ function parseOptions(argv: string[]): BenchOptions {
       journey: { type: 'boolean', default: false },
       think: { type: 'string', default: '2-6' },
       captchas: { type: 'string', default: '2000' },
+      'journey-sockets': { type: 'string', default: '2000' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -214,6 +217,7 @@ function parseOptions(argv: string[]): BenchOptions {
     thinkMinMs: think.minMs,
     thinkMaxMs: think.maxMs,
     captchas: int('captchas', values.captchas, 1, 100_000),
+    journeySockets: int('journey-sockets', values['journey-sockets'], 1, 10_000),
   };
   if (o.connections < o.threads) throw new UsageError('--connections must be at least --threads');
   if (o.url !== undefined) {
@@ -715,13 +719,13 @@ async function runJourneyPhase(run: Run, p: Prepared): Promise<JourneyMeasured> 
     arriveUntil,
     thinkMinMs: o.thinkMinMs,
     thinkMaxMs: o.thinkMaxMs,
-    sockets: o.connections,
+    sockets: o.journeySockets,
     deadlineAt: startsAt + o.thinkMaxMs + 120_000,
     resultFile: path.join(dir, 'outcome.json'),
   };
   const planFile = path.join(dir, 'plan.json');
   writeFileSync(planFile, `${JSON.stringify(plan, null, 2)}\n`);
-  say(`journey: ${fmt(o.users)} shoppers on the page over ${fmt((plan.arriveUntil - plan.arriveFrom) / 1000, 1)} s, think ${o.thinkMinMs / 1000}-${o.thinkMaxMs / 1000} s, ${o.connections} sockets ...`);
+  say(`journey: ${fmt(o.users)} shoppers on the page over ${fmt((plan.arriveUntil - plan.arriveFrom) / 1000, 1)} s, think ${o.thinkMinMs / 1000}-${o.thinkMaxMs / 1000} s, ${o.journeySockets} sockets ...`);
   const driver = startChild(process.execPath, [path.join(__dirname, 'bench', 'journey.js'), planFile], { logFile: path.join(dir, 'driver.log'), env: { PATH: run.env.PATH } });
   const progress = setInterval(() => {
     const out = driver.stdout();
