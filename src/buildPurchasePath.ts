@@ -40,7 +40,7 @@ export interface PurchasePathParts {
   users: UserRepository;
   blacklist: BlacklistRepository;
   queue: OrderQueue;
-  /** The captchas handed out and checked; shared with the rehearsal's copy, which never uses them. */
+  /** The captchas handed out and checked (the rehearsal's copy has its own). */
   captchas: CaptchaService;
   /** The overload guard: the one running LagMonitor's function, shared by the shop and its rehearsal. */
   overloaded: () => boolean;

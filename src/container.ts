@@ -129,15 +129,23 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
     const scratchLog = log.child({ rehearsal: true });
     const queueName = config.amqpUrl ? `${config.queueName}.rehearsal.${key.subarray(0, 4).toString('hex')}` : null;
     const scratchQueue = buildOrderQueue({ amqpUrl: config.amqpUrl, queueName: queueName ?? '', expiresMs: 60_000 }, scratchLog);
+    // Captchas of its own, all with one answer: the real pool and the real pending captchas stay untouched.
+    const captchaAnswer = 'abcde';
+    const scratchPool = new CaptchaPool(
+      new InlineCaptchaRenderer({ create: () => ({ text: captchaAnswer, png: REHEARSAL_PNG }) }),
+      Math.max(1, config.purchase.rehearsalRequests),
+      scratchLog,
+      1000,
+    );
     const scratch = buildPurchasePath(rehearsalSettings(pathSettings, key), {
       users: repos.users,
       blacklist: repos.blacklist,
       queue: scratchQueue,
-      captchas,
+      captchas: new CaptchaService(scratchPool, config.captcha.waitMs),
       overloaded: lag.overloaded,
       log: scratchLog,
     });
-    return { ...scratch, queue: scratchQueue, queueName };
+    return { ...scratch, queue: scratchQueue, queueName, captchaPool: scratchPool, captchaAnswer };
   }
 
   let started = false;
@@ -192,6 +200,9 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
 
   return { config, log, dataSource, queue, repos, services, controllers, writer, lag, start, stop, rehearsed };
 }
+
+/** The rehearsal's captcha picture: nobody looks at it, so the smallest PNG there is. */
+const REHEARSAL_PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNgAAAAAgABSK+kcQAAAABJRU5ErkJggg==', 'base64');
 
 /** Where captchas come from: a test's generator, a load test's file, or render threads (the shop). */
 function captchaRenderer(config: Config, log: Logger, overrides: Overrides): CaptchaRenderer {

@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { OrderQueue } from '../queue/OrderQueue';
 import type { AccountService } from '../services/AccountService';
+import type { CaptchaPool } from '../services/CaptchaPool';
 import type { PurchaseFunnel } from '../services/PurchaseFunnel';
 import type { SaleBook } from '../services/SaleBook';
 import type { TicketService } from '../services/TicketService';
@@ -24,6 +25,9 @@ export interface ScratchShop {
   queue: OrderQueue & { connect?(): Promise<void>; destroy?(): Promise<void> };
   /** The scratch queue's name on the broker; null for the in-process queue. */
   queueName: string | null;
+  /** The scratch captchas' pool (filled by the rehearsal, closed after it), and the answer all of them share. */
+  captchaPool: CaptchaPool;
+  captchaAnswer: string;
 }
 
 export interface RehearsalResult {
@@ -84,6 +88,7 @@ export class PurchaseRehearsal {
     const done = (async () => {
       await queue.destroy?.().catch(() => undefined);
       await queue.close().catch(() => undefined);
+      await this.shop.captchaPool.close().catch(() => undefined);
     })();
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<'late'>((resolve) => {
@@ -97,8 +102,9 @@ export class PurchaseRehearsal {
   }
 
   private async rehearse(server: http.Server, agent: http.Agent, requests: number): Promise<number> {
-    const { book, tickets, accounts, funnel, queue } = this.shop;
+    const { book, tickets, accounts, funnel, queue, captchaPool, captchaAnswer } = this.shop;
     await (queue.connect ? queue.connect() : queue.start());
+    await captchaPool.fill();
     const now = Date.now();
     book.put({ id: SALE_ID, startsAt: now - 1000, endsAt: now + 3600_000, stock: Math.ceil(requests / 2) });
     book.inventory.load(SALE_ID, Math.ceil(requests / 2), []);
@@ -117,11 +123,17 @@ export class PurchaseRehearsal {
         // opened here too, so that the purchase finds it in the cache, as a real one does.
         const sid = accounts.issueSession(userId);
         accounts.userIdFromSession(sid);
-        const status = await post(agent, port, `/api/sales/${SALE_ID}/buy/${tickets.pathFor(SALE_ID, userId)}`, {
-          Cookie: `sid=${sid}`,
-          'X-Purchase-Ticket': tickets.issue(SALE_ID, userId),
-        });
-        if (status === 202) accepted += 1;
+        // The opening's two steps: the challenge, then the purchase with its answer. Once the challenge is
+        // refused (sold out), the purchase route is asked anyway, with a ticket, as late shoppers do.
+        const challenge = await request(agent, port, `/api/sales/${SALE_ID}/challenge`, { Cookie: `sid=${sid}` });
+        const c = challenge.status === 200 ? (JSON.parse(challenge.body) as { path: string; captchaId: string }) : null;
+        const bought = c
+          ? await request(agent, port, c.path, { Cookie: `sid=${sid}`, 'X-Captcha': `${c.captchaId}.${captchaAnswer}` })
+          : await request(agent, port, `/api/sales/${SALE_ID}/buy/${tickets.pathFor(SALE_ID, userId)}`, {
+              Cookie: `sid=${sid}`,
+              'X-Purchase-Ticket': tickets.issue(SALE_ID, userId),
+            });
+        if (bought.status === 202) accepted += 1;
       }
     };
     await Promise.all(Array.from({ length: CONCURRENCY }, shopper));
@@ -129,11 +141,13 @@ export class PurchaseRehearsal {
   }
 }
 
-function post(agent: http.Agent, port: number, path: string, headers: Record<string, string>): Promise<number> {
+function request(agent: http.Agent, port: number, path: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request({ agent, host: '127.0.0.1', port, path, method: 'POST', headers }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
       res.on('error', reject);
     });
     req.on('error', reject);

@@ -13,7 +13,7 @@ import {
 } from '../../src/buildPurchasePath';
 import { loadConfig } from '../../src/config/loadConfig';
 import { BlacklistRepository } from '../../src/repositories/BlacklistRepository';
-import { CaptchaPool, InlineCaptchaRenderer } from '../../src/services/CaptchaPool';
+import { CaptchaPool, InlineCaptchaRenderer, ThreadCaptchaRenderer } from '../../src/services/CaptchaPool';
 import { CaptchaService } from '../../src/services/CaptchaService';
 import { UserRepository } from '../../src/repositories/UserRepository';
 
@@ -39,8 +39,9 @@ function shapeDifferences(real: unknown, scratch: unknown, path = 'path', seen =
   const scratchKeys = Object.keys(scratch as object);
   if (realKeys.join() !== scratchKeys.join()) return [`${path}: fields [${realKeys}] vs [${scratchKeys}]`];
   return realKeys.flatMap((k) =>
-    // The logger is a child logger in the scratch copy, and is only called off the hot path.
-    k === 'log' ? [] : shapeDifferences((real as Record<string, unknown>)[k], (scratch as Record<string, unknown>)[k], `${path}.${k}`, seen),
+    // The logger is a child logger in the scratch copy, and the captcha renderer (threads for the shop, inline
+    // for the rehearsal) is only called by the pool's top-up: neither is on the request's path.
+    k === 'log' || k === 'renderer' ? [] : shapeDifferences((real as Record<string, unknown>)[k], (scratch as Record<string, unknown>)[k], `${path}.${k}`, seen),
   );
 }
 
@@ -56,10 +57,15 @@ describe('the purchase path and its rehearsal copy', () => {
     await dataSource.destroy();
   });
 
-  /** What the shop and its rehearsal copy share: repositories, captchas, the overload guard. */
+  /** What the shop and its rehearsal copy share: repositories and the overload guard; and the shop's captchas. */
   function parts() {
-    const captchas = new CaptchaService(new CaptchaPool(new InlineCaptchaRenderer({ create: () => ({ text: 'abcde', png: Buffer.alloc(8) }) }), 1, log));
+    // The shop renders in threads (none is started until a captcha is asked for); the rehearsal has its own.
+    const captchas = new CaptchaService(new CaptchaPool(new ThreadCaptchaRenderer(1, log), 5000, log));
     return { users: new UserRepository(dataSource), blacklist: new BlacklistRepository(dataSource), captchas, overloaded: () => false, log };
+  }
+
+  function rehearsalCaptchas(): CaptchaService {
+    return new CaptchaService(new CaptchaPool(new InlineCaptchaRenderer({ create: () => ({ text: 'abcde', png: Buffer.alloc(8) }) }), 10_000, log, 1000));
   }
 
   function paths(env: Record<string, string>): { real: PurchasePath; scratch: PurchasePath } {
@@ -78,6 +84,7 @@ describe('the purchase path and its rehearsal copy', () => {
     const real = buildPurchasePath(settings, { ...shared, queue: buildOrderQueue(config, log) });
     const scratch = buildPurchasePath(rehearsalSettings(settings, Buffer.alloc(16, 7)), {
       ...shared,
+      captchas: rehearsalCaptchas(),
       queue: buildOrderQueue({ amqpUrl: config.amqpUrl, queueName: `${config.queueName}.rehearsal.00000000`, expiresMs: 60_000 }, log.child({ rehearsal: true })),
       log: log.child({ rehearsal: true }),
     });
