@@ -3,8 +3,11 @@
 import { constants as zlibConstants, crc32, deflateSync } from 'node:zlib';
 import svgCaptcha from 'svg-captcha';
 
-/** The characters a captcha may contain: svg-captcha's preset, minus those a person confuses once distorted. */
-export const CAPTCHA_CHARSET = 'bdefghjkpsxy24';
+/**
+ * The characters a captcha may contain: svg-captcha's preset, minus those a person confuses once distorted
+ * (also f/j/s through the font's hooks, and x/k/y once crossed by a curve).
+ */
+export const CAPTCHA_CHARSET = 'bdeghkpsy24';
 export const CAPTCHA_LENGTH = 5;
 export const CAPTCHA_WIDTH = 240;
 export const CAPTCHA_HEIGHT = 80;
@@ -220,21 +223,6 @@ function strokeOutline(pts: number[], w: number): Float64Array {
   return out;
 }
 
-/** An elliptical arc from angle a0 to a1 (radians) around (cx, cy), as a polyline in mask pixels. */
-function arc(cx: number, cy: number, rx: number, ry: number, tilt: number, a0: number, a1: number): number[] {
-  const steps = Math.max(4, Math.ceil((Math.abs(a1 - a0) * Math.max(rx, ry)) / 6));
-  const ct = Math.cos(tilt);
-  const st = Math.sin(tilt);
-  const pts: number[] = [];
-  for (let i = 0; i <= steps; i++) {
-    const a = a0 + ((a1 - a0) * i) / steps;
-    const ex = Math.cos(a) * rx;
-    const ey = Math.sin(a) * ry;
-    pts.push(cx + ex * ct - ey * st, cy + ex * st + ey * ct);
-  }
-  return pts;
-}
-
 function hsl(h: number, s: number, l: number): [number, number, number] {
   const q = l < 0.5 ? l * (1 + s) : l + s - l * s;
   const p = 2 * l - q;
@@ -300,7 +288,7 @@ export interface CaptchaStyle {
   step: [number, number];
   /** Long curves drawn through the word with the glyphs' pen. */
   arcs: number;
-  /** Short curved strokes, the size of a letter's bowl or tail, scattered over the word. */
+  /** Short flat bars across two neighbouring glyphs (the shop draws none: a second long curve reads better). */
   hooks: number;
   /** Scale of the whole-image sine warp (1 = the shop's). */
   warp: number;
@@ -310,9 +298,9 @@ export const SHOP_STYLE: Readonly<CaptchaStyle> = Object.freeze({
   rotation: 0.15,
   shear: 0.2,
   jitter: 4,
-  step: [0.34, 0.37] as [number, number],
-  arcs: 1,
-  hooks: 1,
+  step: [0.38, 0.42] as [number, number],
+  arcs: 2,
+  hooks: 0,
   warp: 1,
 });
 
@@ -332,7 +320,7 @@ export function renderCaptchaStyled(random: () => number, style: Readonly<Captch
   for (let i = 0; i < CAPTCHA_LENGTH; i++) text += CAPTCHA_CHARSET[Math.floor(random() * CAPTCHA_CHARSET.length)];
 
   mask.fill(0);
-  const size = between(80, 88) * SS; // font size in mask pixels
+  const size = between(86, 94) * SS; // font size in mask pixels
   const stroke = size * 0.045; // about the font's own stroke width
   const step = size * between(style.step[0], style.step[1]);
   let x = MW / 2 - (step * (CAPTCHA_LENGTH - 1)) / 2 + between(-12, 12) * SS;
@@ -362,8 +350,9 @@ export function renderCaptchaStyled(random: () => number, style: Readonly<Captch
     x += step * between(0.85, 1.15);
   }
 
-  // Clutter drawn with the glyphs' pen: long curves through the whole word, and short hooks that look like
-  // pieces of letters, so neither thinning nor connected components separate them from the text.
+  // Clutter drawn with the glyphs' pen: long curves through the whole word (two, crossing each other), so
+  // neither thinning nor connected components separate them from the text. Short hooks the size of a
+  // letter's bowl were read by people as an extra letter: long curves cannot be taken for one.
   for (let i = 0; i < style.arcs; i++) {
     // From one side of the word to the other, crossing the letters' band on a slant with one bend.
     const x0 = MW * between(0.03, 0.25);
@@ -383,11 +372,21 @@ export function renderCaptchaStyled(random: () => number, style: Readonly<Captch
     fillPolygons([strokeOutline(pts, stroke * between(0.8, 1.05))]);
   }
   for (let i = 0; i < style.hooks; i++) {
-    const r = size * between(0.1, 0.2);
-    const a0 = between(0, 2 * Math.PI);
-    const cx = MW / 2 + between(-0.5, 0.5) * step * CAPTCHA_LENGTH;
-    const cy = baseline - size * between(0.05, 0.45);
-    fillPolygons([strokeOutline(arc(cx, cy, r, r * between(0.7, 1.3), 0, a0, a0 + between(1.6, 3.4)), stroke * between(0.8, 1.05))]);
+    // A shallow bar across two neighbouring glyphs in the x-height band: too long and too flat to be a glyph.
+    const len = size * between(0.55, 0.8);
+    const cx = MW / 2 + between(-0.35, 0.35) * step * CAPTCHA_LENGTH;
+    const cy = baseline - size * between(0.12, 0.32);
+    const tilt = between(-0.25, 0.25);
+    const sag = size * between(-0.05, 0.05);
+    const pts: number[] = [];
+    const n = 8;
+    for (let k = 0; k <= n; k++) {
+      const t = k / n - 0.5;
+      const u = t * len;
+      const v = sag * (1 - 4 * t * t);
+      pts.push(cx + u * Math.cos(tilt) - v * Math.sin(tilt), cy + u * Math.sin(tilt) + v * Math.cos(tilt));
+    }
+    fillPolygons([strokeOutline(pts, stroke * between(0.8, 1.05))]);
   }
 
   // Smooth whole-image warp: each term bends a different band of the word by a different amount.
