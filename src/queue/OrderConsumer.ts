@@ -14,7 +14,7 @@ export class OrderConsumer {
   private released = false;
 
   constructor(
-    private readonly orders: OrderRepository,
+    private readonly orders: Pick<OrderRepository, 'writeBatch'>,
     private readonly settled: SettlementListener,
     private readonly databaseUp: () => Promise<boolean>,
     private readonly log: Logger,
