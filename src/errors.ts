@@ -92,6 +92,7 @@ export const REFUSALS = {
   CAPTCHA_BUSY: refusal(503, 'CAPTCHA_BUSY', 'Pictures are being drawn for the crowd; try again in a moment.', 1),
   CAPTCHA_WRONG: refusal(400, 'CAPTCHA_WRONG', 'That is not what the picture says; try again.'),
   CAPTCHA_EXPIRED: refusal(400, 'CAPTCHA_EXPIRED', 'This captcha has expired; here is a new one.'),
+  CAPTCHA_RATE_LIMITED: refusal(429, 'CAPTCHA_RATE_LIMITED', 'Too many new pictures; answer the one you have or wait a little.', 10),
   CAPTCHA_EARLY: refusal(425, 'CAPTCHA_EARLY', 'The check without a picture is not over yet; wait a few seconds.', 1),
   TICKET_INVALID: refusal(403, 'TICKET_INVALID', 'Solve the captcha again before buying.'),
   TICKET_USED: refusal(403, 'TICKET_USED', 'This captcha was already used; solve a new one.'),

@@ -64,6 +64,7 @@
     IP_RATE_LIMITED: 'Too many requests from your network. Please wait a little.',
     CROSS_SITE: 'This page did not come from the shop. Please open the sale from the shop itself.',
     CAPTCHA_BUSY: 'Pictures are being drawn for the crowd. Please try again in a moment.',
+    CAPTCHA_RATE_LIMITED: 'Too many new pictures. Answer the one you have, or wait a little.',
     CAPTCHA_EARLY: 'The check without a picture is not over yet. Wait a few seconds, then confirm.',
     NOT_LOGGED_IN: 'Please log in to buy.',
     CSRF: 'This page has expired. Please reload it.',
@@ -414,7 +415,7 @@
         if (!d.ok && d.code === 'CAPTCHA_EARLY') { show('info', MESSAGES.CAPTCHA_EARLY); return; }
         if (!d.ok && (d.code === 'CAPTCHA_WRONG' || d.code === 'CAPTCHA_EXPIRED')) {
           fieldError(MESSAGES[d.code]);
-          return loadCaptcha();
+          return loadCaptcha(0, !!state.answerAfter);
         }
         closeCaptcha();
         onPurchase(d);

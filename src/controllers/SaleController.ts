@@ -58,6 +58,7 @@ export class SaleController {
     const outOfWindow = this.book.windowRefusal(saleId, Date.now());
     if (outOfWindow) throw refused(outOfWindow);
     const captcha = this.captchas.issue(req.userId!, saleId);
+    if (captcha === 'too_many') throw refused(REFUSALS.CAPTCHA_RATE_LIMITED);
     if (!captcha) throw refused(REFUSALS.CAPTCHA_BUSY);
     res.set('Cache-Control', 'no-store').json({ ok: true, captchaId: captcha.id, image: captcha.image, expiresAt: captcha.expiresAt });
   };
@@ -70,7 +71,8 @@ export class SaleController {
     const { captchaId, answer } = parse(ticketSchema, req.body);
     const check = this.captchas.check(captchaId, req.userId!, saleId, answer);
     if (check === 'wrong') throw refused(REFUSALS.CAPTCHA_WRONG);
-    if (check === 'expired') throw refused(REFUSALS.CAPTCHA_EXPIRED);
+    if (check === 'early') throw refused(REFUSALS.CAPTCHA_EARLY);
+    if (check !== 'ok') throw refused(REFUSALS.CAPTCHA_EXPIRED);
     res.set('Cache-Control', 'no-store').json({ ok: true, ticket: this.tickets.issue(saleId, req.userId!) });
   };
 

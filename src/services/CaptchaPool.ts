@@ -84,7 +84,7 @@ export class ThreadCaptchaRenderer implements CaptchaRenderer {
   private readonly workers: (Worker | null)[];
   private turn = 0;
   private seq = 0;
-  private readonly waiting = new Map<number, { resolve: (r: ReadyCaptcha[]) => void; reject: (err: Error) => void }>();
+  private readonly waiting = new Map<number, { worker: Worker; resolve: (r: ReadyCaptcha[]) => void; reject: (err: Error) => void }>();
 
   constructor(
     threads: number,
@@ -100,7 +100,7 @@ export class ThreadCaptchaRenderer implements CaptchaRenderer {
     const worker = this.workers[i] ?? this.spawn(i);
     const id = ++this.seq;
     return new Promise((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
+      this.waiting.set(id, { worker, resolve, reject });
       worker.postMessage({ id, n });
     });
   }
@@ -124,8 +124,14 @@ export class ThreadCaptchaRenderer implements CaptchaRenderer {
       else w.reject(new Error(m.error ?? 'captcha render failed'));
     });
     worker.on('error', (err) => this.log.error({ err }, 'captcha render thread failed'));
-    worker.on('exit', () => {
+    worker.on('exit', (code) => {
       if (this.workers[i] === worker) this.workers[i] = null;
+      // Whatever it was drawing will never come: its requests fail, and the pool asks again later.
+      for (const [id, w] of this.waiting) {
+        if (w.worker !== worker) continue;
+        this.waiting.delete(id);
+        w.reject(new Error(`captcha render thread exited (code ${code})`));
+      }
     });
     this.workers[i] = worker;
     return worker;
@@ -167,12 +173,15 @@ export class CaptchaPool {
 
   async close(): Promise<void> {
     this.closed = true;
-    await this.filling;
+    // The renderer first: it fails what it was asked for, so a top-up in progress ends at once.
     await this.renderer.close();
+    await this.filling;
   }
 
   private topUp(): Promise<void> {
-    this.filling ??= (async () => {
+    if (this.filling) return this.filling;
+    if (this.closed || this.ready.length >= this.size) return Promise.resolve();
+    const run = (async () => {
       try {
         while (!this.closed && this.ready.length < this.size) {
           const got = await this.renderer.render(Math.min(this.batch, this.size - this.ready.length));
@@ -180,10 +189,13 @@ export class CaptchaPool {
         }
       } catch (err) {
         this.log.error({ err: (err as Error).message }, 'captcha rendering failed; the pool tops up again at the next captcha taken');
-      } finally {
-        this.filling = null;
       }
     })();
-    return this.filling;
+    // Set after the run has started, and cleared by the run itself, so a full pool never leaves a stale one.
+    this.filling = run;
+    void run.then(() => {
+      if (this.filling === run) this.filling = null;
+    });
+    return run;
   }
 }

@@ -1,7 +1,11 @@
 // Captchas handed out from the ready pool and kept server-side under a random id, bound to the shopper and
 // the sale: case-insensitive, single-use, short-lived, with a few attempts.
 import { randomBytes } from 'node:crypto';
+import { FixedWindowCounter } from '../lib/FixedWindowCounter';
 import type { CaptchaPool } from './CaptchaPool';
+
+/** New captchas a shopper may ask for a minute: plenty for "New picture", too few to drain the pool. */
+const PER_SHOPPER_PER_MINUTE = 20;
 
 interface Pending {
   userId: number;
@@ -24,6 +28,9 @@ export interface IssuedCaptcha {
 
 export class CaptchaService {
   private readonly pending = new Map<string, Pending>();
+  /** The one pending captcha of each shopper in each sale: a new one replaces it. */
+  private readonly current = new Map<string, string>();
+  private readonly perShopper = new FixedWindowCounter(PER_SHOPPER_PER_MINUTE, 60_000);
   /** A double from the start, like the timestamps it will hold. */
   private sweptAt = -Infinity;
 
@@ -35,14 +42,17 @@ export class CaptchaService {
     private readonly attempts = 3,
   ) {}
 
-  /** A captcha for this shopper and sale, or null when none is ready (the pool is being topped up). */
-  issue(userId: number, saleId: number, now = Date.now()): IssuedCaptcha | null {
+  /**
+   * A captcha for this shopper and sale (replacing the one it had), null when none is ready (the pool is
+   * being topped up), or 'too_many' when the shopper asked for too many new ones this minute.
+   */
+  issue(userId: number, saleId: number, now = Date.now()): IssuedCaptcha | null | 'too_many' {
     this.sweep(now);
+    if (!this.perShopper.hit(String(userId), now)) return 'too_many';
     const ready = this.pool.take();
     if (!ready) return null;
-    const id = randomBytes(12).toString('base64url');
     const expiresAt = now + this.ttlMs;
-    this.pending.set(id, { userId, saleId, answer: ready.text.toLowerCase(), notBefore: 0, expiresAt, attemptsLeft: this.attempts });
+    const id = this.remember(userId, saleId, { userId, saleId, answer: ready.text.toLowerCase(), notBefore: 0, expiresAt, attemptsLeft: this.attempts });
     return { id, image: ready.image, expiresAt };
   }
 
@@ -50,13 +60,23 @@ export class CaptchaService {
    * The alternative for people who cannot see the picture: no picture, an empty answer, but one that counts
    * only from `waitMs` on, so it is never faster than reading a picture and gives a script no edge.
    */
-  issueTimed(userId: number, saleId: number, now = Date.now()): { id: string; answerAfter: number; expiresAt: number } {
+  issueTimed(userId: number, saleId: number, now = Date.now()): { id: string; answerAfter: number; expiresAt: number } | 'too_many' {
     this.sweep(now);
-    const id = randomBytes(12).toString('base64url');
+    if (!this.perShopper.hit(String(userId), now)) return 'too_many';
     const answerAfter = now + this.waitMs;
     const expiresAt = answerAfter + this.ttlMs;
-    this.pending.set(id, { userId, saleId, answer: '', notBefore: answerAfter, expiresAt, attemptsLeft: this.attempts });
+    const id = this.remember(userId, saleId, { userId, saleId, answer: '', notBefore: answerAfter, expiresAt, attemptsLeft: this.attempts });
     return { id, answerAfter, expiresAt };
+  }
+
+  private remember(userId: number, saleId: number, p: Pending): string {
+    const key = `${userId}:${saleId}`;
+    const previous = this.current.get(key);
+    if (previous !== undefined) this.pending.delete(previous);
+    const id = randomBytes(12).toString('base64url');
+    this.pending.set(id, p);
+    this.current.set(key, id);
+    return id;
   }
 
   /**
@@ -91,5 +111,6 @@ export class CaptchaService {
     if (now - this.sweptAt < 10_000) return;
     this.sweptAt = now;
     for (const [id, p] of this.pending) if (p.expiresAt <= now) this.pending.delete(id);
+    for (const [key, id] of this.current) if (!this.pending.has(id)) this.current.delete(key);
   }
 }

@@ -126,9 +126,11 @@ export class PurchaseFunnel<R = unknown> {
     const path = `/api/sales/${saleId}/buy/${this.tickets.pathFor(saleId, userId)}`;
     if (withoutPicture) {
       const timed = this.captchas.issueTimed(userId, saleId, now); //             the wait instead of a picture
+      if (timed === 'too_many') return REFUSALS.CAPTCHA_RATE_LIMITED;
       return { ok: true, path, captchaId: timed.id, image: null, answerAfter: timed.answerAfter, expiresAt: timed.expiresAt };
     }
     const captcha = this.captchas.issue(userId, saleId, now); //                    a ready captcha from the pool
+    if (captcha === 'too_many') return REFUSALS.CAPTCHA_RATE_LIMITED;
     if (!captcha) return REFUSALS.CAPTCHA_BUSY;
     return { ok: true, path, captchaId: captcha.id, image: captcha.image, answerAfter: now, expiresAt: captcha.expiresAt };
   }
@@ -246,8 +248,8 @@ export class PurchaseFunnel<R = unknown> {
       return { ok: true, requestId };
     } catch (err) {
       if (err instanceof PublishUnknownError) {
-        // The broker may have the message: keep the unit and the shopper's slot so that a late order
-        // can never oversell or double-buy. The shopper can ask for this request id's status.
+        // The broker may have the message: keep the unit (and the shopper marked as a buyer) so that a late
+        // order can never oversell or double-buy. The shopper can ask for this request id's status.
         this.uncertain.set(requestId, { saleId, userId });
         this.log.warn({ requestId, err: err.message }, 'publish outcome unknown; unit kept reserved');
         return { ...REFUSALS.QUEUE_UNAVAILABLE, requestId };

@@ -38,6 +38,7 @@ const WORDS: Record<keyof typeof REFUSALS, RegExp> = {
   IP_RATE_LIMITED: /^Too many requests from your network\./,
   CROSS_SITE: /^This page did not come from the shop\./,
   CAPTCHA_BUSY: /^Pictures are being drawn for the crowd\./,
+  CAPTCHA_RATE_LIMITED: /^Too many new pictures\./,
   CAPTCHA_EARLY: /^The check without a picture is not over yet/,
   CAPTCHA_WRONG: /^Those characters do not match the picture/,
   CAPTCHA_EXPIRED: /^That picture expired\./,

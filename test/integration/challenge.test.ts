@@ -96,6 +96,19 @@ describe.each(testDatabases())('the opening on %s', (database) => {
     expect(right).toMatchObject({ status: 202 });
   });
 
+  it('when the check without a picture is exchanged for a ticket before its wait, then CAPTCHA_EARLY and no ticket', async () => {
+    const saleId = await createSale(t.c, { stock: 5 });
+    const s = shoppers[5];
+    const c = await post(server.base, `/api/sales/${saleId}/challenge/wait`, s.cookie);
+    const csrf = await csrfFor(server.base, s.cookie);
+
+    const ticket = await post(server.base, `/api/sales/${saleId}/ticket`, `${s.cookie}; ${csrf.cookie}`, { 'X-CSRF-Token': csrf.token }, { captchaId: c.body.captchaId, answer: 'x' });
+
+    expect(c).toMatchObject({ status: 200, body: { ok: true, image: null } });
+    expect(ticket).toMatchObject({ status: 425, body: { ok: false, code: 'CAPTCHA_EARLY' } });
+    expect(ticket.body.ticket).toBeUndefined();
+  });
+
   it('when a ticket has gone stale, then TICKET_EXPIRED and nothing is bought', async () => {
     const saleId = await createSale(t.c, { stock: 5 });
     const s = shoppers[4];

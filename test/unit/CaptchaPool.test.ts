@@ -36,6 +36,19 @@ describe('CaptchaPool', () => {
     expect(r.drawn()).toBe(5);
   });
 
+  it('when fill is called on a full pool, then later takes still top it up', async () => {
+    const r = counting();
+    const pool = new CaptchaPool(r.renderer, 2, log);
+    await pool.fill();
+    await pool.fill(); // already full
+
+    pool.take();
+    await pool.fill();
+
+    expect(pool.available()).toBe(2);
+    expect(r.drawn()).toBe(3);
+  });
+
   it('when the pool is empty, then take answers undefined at once', () => {
     const pool = new CaptchaPool(counting().renderer, 3, log);
 
@@ -60,5 +73,34 @@ describe('ThreadCaptchaRenderer', () => {
     } finally {
       await renderer.close();
     }
+  });
+});
+
+describe('ThreadCaptchaRenderer when its thread dies', () => {
+  it('when the render thread exits mid-request, then the request fails and the next one gets a new thread', async () => {
+    const renderer = new ThreadCaptchaRenderer(1, log, {
+      filename: path.join(__dirname, '../helpers/tsWorker.js'),
+      extra: { entry: path.join(__dirname, '../helpers/exitingRenderThread.ts') },
+    });
+    try {
+      await expect(renderer.render(1)).rejects.toThrow(/exited/);
+      await expect(renderer.render(1)).rejects.toThrow(/exited/);
+    } finally {
+      await renderer.close();
+    }
+  });
+
+  it('when a pool whose renderer fails is closed, then close returns (it does not wait on the failed top-up)', async () => {
+    const renderer = new ThreadCaptchaRenderer(1, log, {
+      filename: path.join(__dirname, '../helpers/tsWorker.js'),
+      extra: { entry: path.join(__dirname, '../helpers/exitingRenderThread.ts') },
+    });
+    const pool = new CaptchaPool(renderer, 3, log);
+    const filling = pool.fill();
+
+    await pool.close();
+    await filling;
+
+    expect(pool.available()).toBe(0);
   });
 });

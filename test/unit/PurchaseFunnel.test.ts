@@ -419,4 +419,24 @@ describe('PurchaseFunnel challenge and answer-in-the-purchase', () => {
     expect(early).toBe(REFUSALS.CAPTCHA_EARLY);
     expect(onTime).toMatchObject({ ok: true });
   });
+
+  it('when a shopper asks for a new captcha, then the old one is void: one captcha per shopper and sale', async () => {
+    const t = setup();
+    const first = await challenged(t);
+    const second = await challenged(t);
+
+    expect(t.attempt({ ...t.good(), ticket: '', captcha: `${first}.abcde` })).toBe(REFUSALS.CAPTCHA_EXPIRED);
+    expect(await t.attempt({ ...t.good(), ticket: '', captcha: `${second}.abcde` })).toMatchObject({ ok: true });
+  });
+
+  it('when a shopper asks for more than 20 new captchas in a minute, then CAPTCHA_RATE_LIMITED: one shopper cannot drain the pool', async () => {
+    const t = setup();
+    for (let i = 0; i < 20; i++) await challenged(t);
+    await t.pool.fill();
+
+    expect(t.funnel.challenge(SALE, t.good())).toMatchObject({ status: 429, code: 'CAPTCHA_RATE_LIMITED' });
+    expect(t.funnel.challenge(SALE, t.good(), true)).toMatchObject({ code: 'CAPTCHA_RATE_LIMITED' });
+    expect(t.pool.available()).toBe(2);
+  });
 });
+
