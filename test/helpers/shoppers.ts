@@ -1,6 +1,7 @@
 // Shoppers and sales for purchase tests, made through the app's own services and repositories.
 import type { Container } from '../../src/container';
 import { hashPassword } from '../../src/services/AccountService';
+import { waitFor } from './waitFor';
 
 export interface Shopper {
   id: number;
@@ -74,9 +75,5 @@ export async function buy(
 
 /** Waits until every accepted order is written (the tracker has nothing pending). */
 export async function waitForOrders(c: Container, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (c.services.tracker.pendingCount() > 0) {
-    if (Date.now() > deadline) throw new Error(`${c.services.tracker.pendingCount()} orders still pending`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await waitFor('every accepted order written', () => c.services.tracker.pendingCount() === 0, timeoutMs, 20);
 }

@@ -2,17 +2,9 @@
 import { buildTestApp } from '../helpers/buildTestApp';
 import { listen } from '../helpers/listen';
 import { buy, createSale, createShoppers } from '../helpers/shoppers';
+import { waitFor } from '../helpers/waitFor';
 
 jest.setTimeout(30_000);
-
-/** Polls for something that will happen; fails naming it after `timeoutMs`. */
-async function waitFor(what: string, condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not seen within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 function spin(ms: number): void {
   const end = performance.now() + ms;

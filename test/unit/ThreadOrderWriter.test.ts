@@ -12,6 +12,7 @@ import type { SettlementListener } from '../../src/queue/OrderQueue';
 import type { FromWriter, WriterSettings } from '../../src/queue/orderWriterThread';
 import { RestartSchedule, ThreadOrderWriter } from '../../src/queue/ThreadOrderWriter';
 import { DEFAULT_HOLD } from '../../src/queue/WriterHold';
+import { waitFor } from '../helpers/waitFor';
 
 jest.setTimeout(10_000);
 
@@ -27,14 +28,6 @@ const settings: WriterSettings = {
   hold: DEFAULT_HOLD,
 };
 
-/** Polls for something that will happen; fails with its name after `timeoutMs`. */
-async function waitFor(what: string, condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 /** A restart schedule in the test's hand: it records each delay asked for and runs restarts on demand. */
 function manualSchedule() {

@@ -1,0 +1,9 @@
+// Waiting in tests for something that will happen (never to show that something did not): polls the
+// condition and fails, naming it, once `timeoutMs` has passed.
+export async function waitFor(what: string, condition: () => boolean, timeoutMs = 10_000, everyMs = 10): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`${what}: not seen within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}
