@@ -5,6 +5,7 @@
 // test/unit/purchasePath.test.ts fails if it ever stops holding.
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
+import type { Config } from './config/loadConfig';
 import { httpRequestReader, PurchaseController } from './controllers/PurchaseController';
 import { clientIpFunction } from './lib/clientIp';
 import { CookieCipher } from './lib/CookieCipher';
@@ -34,6 +35,20 @@ export interface PurchasePathSettings {
   ipLimit: number;
   ipWindowMs: number;
   trustProxy: boolean | number;
+}
+
+/** The shop's purchase path settings, from its configuration. */
+export function purchasePathSettings(config: Config): PurchasePathSettings {
+  return {
+    keys: config.cookieKeys,
+    sessionTtlMs: config.sessionTtlMs,
+    userIntervalMs: config.purchase.userIntervalMs,
+    bucketPerSecond: config.purchase.bucketPerSecond,
+    bucketCapacity: config.purchase.bucketCapacity,
+    ipLimit: config.purchase.ipLimit,
+    ipWindowMs: config.purchase.ipWindowMs,
+    trustProxy: config.trustProxy,
+  };
 }
 
 export interface PurchasePathParts {

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import pino, { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
 import { createDataSource } from '../ormconfig';
-import { buildOrderQueue, buildPurchasePath, PurchasePathSettings, rehearsalSettings } from './buildPurchasePath';
+import { buildOrderQueue, buildPurchasePath, purchasePathSettings, rehearsalSettings } from './buildPurchasePath';
 import type { Config } from './config/loadConfig';
 import { AdminController } from './controllers/AdminController';
 import { HealthController } from './controllers/HealthController';
@@ -68,16 +68,7 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
   };
 
   const lag = new LagMonitor(config.purchase.lagThresholdMs);
-  const pathSettings: PurchasePathSettings = {
-    keys: config.cookieKeys,
-    sessionTtlMs: config.sessionTtlMs,
-    userIntervalMs: config.purchase.userIntervalMs,
-    bucketPerSecond: config.purchase.bucketPerSecond,
-    bucketCapacity: config.purchase.bucketCapacity,
-    ipLimit: config.purchase.ipLimit,
-    ipWindowMs: config.purchase.ipWindowMs,
-    trustProxy: config.trustProxy,
-  };
+  const pathSettings = purchasePathSettings(config);
   const captchaPool = new CaptchaPool(captchaRenderer(config, log, overrides), config.captcha.poolSize, log);
   const captchas = new CaptchaService(captchaPool, config.captcha.waitMs);
   const path = buildPurchasePath(pathSettings, { users: repos.users, blacklist: repos.blacklist, queue, captchas, overloaded: lag.overloaded, log });

@@ -236,7 +236,8 @@ function hsl(h: number, s: number, l: number): [number, number, number] {
   return [Math.round(f(h + 1 / 3) * 255), Math.round(f(h) * 255), Math.round(f(h - 1 / 3) * 255)];
 }
 
-function chunk(type: string, data: Buffer): Buffer {
+/** One PNG chunk: length, type, data and CRC. */
+export function pngChunk(type: string, data: Buffer): Buffer {
   const out = Buffer.alloc(12 + data.length);
   out.writeUInt32BE(data.length, 0);
   out.write(type, 4, 'latin1');
@@ -263,11 +264,11 @@ function encodePng(levels: Uint8Array, palette: Buffer): Buffer {
   ihdr[9] = 3; // colour type: palette
   return Buffer.concat([
     PNG_SIGNATURE,
-    chunk('IHDR', ihdr),
-    chunk('PLTE', palette),
+    pngChunk('IHDR', ihdr),
+    pngChunk('PLTE', palette),
     // Run-length matching only: rows of paper and solid ink are runs, and a full LZ search costs ~20x the CPU.
-    chunk('IDAT', deflateSync(raw, { level: 9, strategy: zlibConstants.Z_RLE })),
-    chunk('IEND', Buffer.alloc(0)),
+    pngChunk('IDAT', deflateSync(raw, { level: 9, strategy: zlibConstants.Z_RLE })),
+    pngChunk('IEND', Buffer.alloc(0)),
   ]);
 }
 

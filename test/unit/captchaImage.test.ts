@@ -1,16 +1,7 @@
 import { inflateSync } from 'node:zlib';
+import { seeded } from '../../tools/attack/prng';
 import { CAPTCHA_CHARSET, CAPTCHA_HEIGHT, CAPTCHA_LENGTH, CAPTCHA_WIDTH, renderCaptcha } from '../../src/lib/captchaImage';
 
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function idat(png: Buffer): Buffer {
   const parts: Buffer[] = [];

@@ -8,7 +8,7 @@ import {
   buildOrderQueue,
   buildPurchasePath,
   PurchasePath,
-  PurchasePathSettings,
+  purchasePathSettings,
   rehearsalSettings,
 } from '../../src/buildPurchasePath';
 import { loadConfig } from '../../src/config/loadConfig';
@@ -70,16 +70,7 @@ describe('the purchase path and its rehearsal copy', () => {
 
   function paths(env: Record<string, string>): { real: PurchasePath; scratch: PurchasePath } {
     const config = loadConfig({ NODE_ENV: 'test', ...env });
-    const settings: PurchasePathSettings = {
-      keys: config.cookieKeys,
-      sessionTtlMs: config.sessionTtlMs,
-      userIntervalMs: config.purchase.userIntervalMs,
-      bucketPerSecond: config.purchase.bucketPerSecond,
-      bucketCapacity: config.purchase.bucketCapacity,
-      ipLimit: config.purchase.ipLimit,
-      ipWindowMs: config.purchase.ipWindowMs,
-      trustProxy: config.trustProxy,
-    };
+    const settings = purchasePathSettings(config);
     const shared = parts();
     const real = buildPurchasePath(settings, { ...shared, queue: buildOrderQueue(config, log) });
     const scratch = buildPurchasePath(rehearsalSettings(settings, Buffer.alloc(16, 7)), {

@@ -1,5 +1,6 @@
 // A small PNG decoder and encoder for the attack suite: it reads exactly the bytes a browser receives.
-import { crc32, deflateSync, inflateSync } from 'node:zlib';
+import { deflateSync, inflateSync } from 'node:zlib';
+import { pngChunk } from '../../src/lib/captchaImage';
 
 export interface RgbImage {
   width: number;
@@ -96,15 +97,6 @@ export function toGray(img: RgbImage): Uint8Array {
   return g;
 }
 
-function chunk(type: string, data: Buffer): Buffer {
-  const out = Buffer.alloc(12 + data.length);
-  out.writeUInt32BE(data.length, 0);
-  out.write(type, 4, 'latin1');
-  data.copy(out, 8);
-  out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
-  return out;
-}
-
 /** Encodes 8-bit grayscale (channels 1) or RGB (channels 3). */
 export function encodePng(width: number, height: number, pixels: Uint8Array, channels: 1 | 3): Buffer {
   const stride = width * channels;
@@ -117,8 +109,8 @@ export function encodePng(width: number, height: number, pixels: Uint8Array, cha
   ihdr[9] = channels === 1 ? 0 : 2;
   return Buffer.concat([
     Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', ihdr),
-    chunk('IDAT', deflateSync(raw)),
-    chunk('IEND', Buffer.alloc(0)),
+    pngChunk('IHDR', ihdr),
+    pngChunk('IDAT', deflateSync(raw)),
+    pngChunk('IEND', Buffer.alloc(0)),
   ]);
 }
