@@ -25,6 +25,8 @@ export function createExpressApp(c: Container): express.Express {
   app.set('views', path.join(ROOT, 'views'));
   app.set('view cache', c.config.env !== 'development');
   app.disable('x-powered-by');
+  // The sale page fetches its challenge sealed during this last part of the countdown (see ChallengeSeal).
+  app.locals.sealLeadMs = c.config.captcha.sealLeadMs;
 
   app.use(
     helmet({

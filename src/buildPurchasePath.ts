@@ -19,6 +19,7 @@ import type { UserRepository } from './repositories/UserRepository';
 import { AccountService } from './services/AccountService';
 import { BlacklistService } from './services/BlacklistService';
 import type { CaptchaService } from './services/CaptchaService';
+import { ChallengeSeal } from './services/ChallengeSeal';
 import { OrderTracker } from './services/OrderTracker';
 import { PurchaseFunnel } from './services/PurchaseFunnel';
 import { MemoryInventory, SaleBook } from './services/SaleBook';
@@ -35,6 +36,8 @@ export interface PurchasePathSettings {
   ipLimit: number;
   ipWindowMs: number;
   trustProxy: boolean | number;
+  /** How long before an opening the challenges are handed out sealed (0: only from the opening on). */
+  sealLeadMs: number;
 }
 
 /** The shop's purchase path settings, from its configuration. */
@@ -48,6 +51,7 @@ export function purchasePathSettings(config: Config): PurchasePathSettings {
     ipLimit: config.purchase.ipLimit,
     ipWindowMs: config.purchase.ipWindowMs,
     trustProxy: config.trustProxy,
+    sealLeadMs: config.captcha.sealLeadMs,
   };
 }
 
@@ -77,8 +81,9 @@ export function buildPurchasePath(s: PurchasePathSettings, p: PurchasePathParts)
   };
   const reader = httpRequestReader(clientIpFunction(s.trustProxy));
   const gate = new MemoryUserGate(s.userIntervalMs);
-  const funnel = new PurchaseFunnel<IncomingMessage>(reader, guards, book, accounts, blacklist, gate, tickets, p.captchas, p.queue, tracker, p.log);
-  const controller = new PurchaseController(funnel);
+  const seal = new ChallengeSeal(s.keys[0], s.sealLeadMs);
+  const funnel = new PurchaseFunnel<IncomingMessage>(reader, guards, book, accounts, blacklist, gate, tickets, p.captchas, seal, p.queue, tracker, p.log);
+  const controller = new PurchaseController(funnel, { read: reader, accounts, tracker });
   return { book, tickets, accounts, blacklist, tracker, funnel, controller, queue: p.queue };
 }
 

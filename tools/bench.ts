@@ -63,7 +63,7 @@ const JOURNEY_GUARD_DEFAULTS: Record<string, string> = {
   PAGE_BUCKET_CAPACITY: '10000',
 };
 /** Passed through to the journey's app when set in the bench's environment. */
-const JOURNEY_PASS_THROUGH = ['CAPTCHA_POOL_SIZE', 'CAPTCHA_THREADS'];
+const JOURNEY_PASS_THROUGH = ['CAPTCHA_POOL_SIZE', 'CAPTCHA_THREADS', 'CHALLENGE_SEAL_SECONDS'];
 /** Passed through to the app when set in the bench's environment; the app's defaults otherwise. */
 const PASS_THROUGH = ['USER_INTERVAL_MS', 'LAG_THRESHOLD_MS', 'SESSION_TTL_HOURS', 'TRUST_PROXY', 'ORDER_WRITER', 'WRITER_HOLD_MS', 'REHEARSAL_REQUESTS'];
 
@@ -719,6 +719,7 @@ async function runJourneyPhase(run: Run, p: Prepared): Promise<JourneyMeasured> 
     arriveUntil,
     thinkMinMs: o.thinkMinMs,
     thinkMaxMs: o.thinkMaxMs,
+    sealLeadMs: Number(env.CHALLENGE_SEAL_SECONDS ?? 60) * 1000,
     sockets: o.journeySockets,
     deadlineAt: startsAt + o.thinkMaxMs + 120_000,
     resultFile: path.join(dir, 'outcome.json'),
@@ -731,7 +732,7 @@ async function runJourneyPhase(run: Run, p: Prepared): Promise<JourneyMeasured> 
     const out = driver.stdout();
     const at = out.lastIndexOf('progress ');
     const line = at < 0 ? null : out.slice(at + 9, out.indexOf('\n', at));
-    let d: { pages: number; challenges: number; buys: number; accepted: number; done: number } | null = null;
+    let d: { pages: number; sealed: number; challenges: number; buys: number; accepted: number; done: number } | null = null;
     try {
       d = line ? JSON.parse(line) : null;
     } catch {
@@ -739,7 +740,7 @@ async function runJourneyPhase(run: Run, p: Prepared): Promise<JourneyMeasured> 
     }
     const since = (Date.now() - startsAt) / 1000;
     const m = watch.latest();
-    say(`  ${since < 0 ? `opens in ${fmt(-since, 0)} s` : `${fmt(since, 0).padStart(4)} s`}  pages ${fmt(d?.pages ?? 0)}  challenges ${fmt(d?.challenges ?? 0)}  buys ${fmt(d?.buys ?? 0)}  accepted ${fmt(d?.accepted ?? 0)}  done ${fmt(d?.done ?? 0)}  orders in db ${fmt(m.orders)}  left ${m.left === null ? '?' : fmt(m.left)}`);
+    say(`  ${since < 0 ? `opens in ${fmt(-since, 0)} s` : `${fmt(since, 0).padStart(4)} s`}  pages ${fmt(d?.pages ?? 0)}  sealed ${fmt(d?.sealed ?? 0)}  challenges ${fmt(d?.challenges ?? 0)}  buys ${fmt(d?.buys ?? 0)}  accepted ${fmt(d?.accepted ?? 0)}  done ${fmt(d?.done ?? 0)}  orders in db ${fmt(m.orders)}  left ${m.left === null ? '?' : fmt(m.left)}`);
   }, 1000);
   let code: number | string;
   try {

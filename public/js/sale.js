@@ -1,4 +1,5 @@
-// The sale page's only script: server-clock countdown, the path and captcha, the purchase with its answer, status.
+// The sale page's only script: server-clock countdown, the path and captcha (sealed during the countdown,
+// opened at the opening), the purchase with its answer, status.
 // The page's HTML is the same for everyone; what depends on the shopper or the moment comes from JSON.
 (function () {
   'use strict';
@@ -7,6 +8,7 @@
   var saleId = root.dataset.saleId;
   var startsAt = Number(root.dataset.startsAt);
   var endsAt = Number(root.dataset.endsAt);
+  var sealLead = Number(root.dataset.sealLead) || 0;
   var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || '';
   var LOCK_SECONDS = 10;
   // Remaining seconds at which a screen reader hears how long is left; never once a second.
@@ -25,7 +27,7 @@
   var state = {
     offset: 0, synced: false, phase: null, loggedIn: false, bought: false, left: Number(el.left.textContent) || 0,
     stock: Number(root.querySelector('#stock').textContent) || 0, lockedUntil: 0, captchaId: null, path: null,
-    busy: false, announcedAt: null, loading: false, answerAfter: 0,
+    busy: false, announcedAt: null, loading: false, answerAfter: 0, sealed: null, opening: null,
   };
 
   var LABELS = { upcoming: 'Coming up', live: 'Live now', sold_out: 'Sold out', ended: 'Ended', bought: 'Yours' };
@@ -277,7 +279,9 @@
     if (before === null) return; // first paint: nothing to announce
     if (after === 'live') {
       say(state.loggedIn ? 'The sale is open. The Buy now button is enabled.' : 'The sale is open. Log in to buy.');
-      refreshState();
+      if (state.sealed) openSealed();
+      // Every page asks at the opening: spread over two seconds, the crowd's asks do not land at once.
+      setTimeout(refreshState, Math.random() * 2000);
     } else if (after === 'sold_out') {
       say('Sold out.');
       closeCaptcha();
@@ -333,22 +337,80 @@
         el.result.focus();
         return;
       }
-      state.path = d.path;
-      state.captchaId = d.captchaId;
-      el.form.hidden = false;
-      if (!d.image) return waitWithoutPicture(d.answerAfter);
-      state.answerAfter = 0;
-      el.field.hidden = false;
-      el.noPicture.hidden = false;
-      var img = document.createElement('img');
-      img.src = d.image;
-      img.alt = 'Five characters, letters and digits, drawn bent and crossed by lines. Case does not matter.';
-      img.width = 240;
-      img.height = 80;
-      el.image.replaceChildren(img);
-      el.form.hidden = false;
-      el.answer.focus();
+      showChallenge(d);
     });
+  }
+
+  function showChallenge(d) {
+    state.path = d.path;
+    state.captchaId = d.captchaId;
+    el.form.hidden = false;
+    if (!d.image) return waitWithoutPicture(d.answerAfter);
+    state.answerAfter = 0;
+    el.field.hidden = false;
+    el.noPicture.hidden = false;
+    var img = document.createElement('img');
+    img.src = d.image;
+    img.alt = 'Five characters, letters and digits, drawn bent and crossed by lines. Case does not matter.';
+    img.width = 240;
+    img.height = 80;
+    el.image.replaceChildren(img);
+    el.form.hidden = false;
+    el.answer.focus();
+  }
+
+  // In the last sealLead ms of the countdown the shop hands out the challenge sealed: the page fetches it
+  // at a random moment (so that the crowd's requests spread over the countdown) and opens it with the key
+  // the shop publishes at the opening, one small answer the same for everyone. Without WebCrypto, or if
+  // anything fails, Buy asks for a challenge at the opening as before.
+  function scheduleSealed() {
+    if (!sealLead || !window.crypto || !window.crypto.subtle || !state.loggedIn || state.bought) return;
+    var t = now();
+    var from = Math.max(t, startsAt - sealLead + 1000), until = startsAt - 2000;
+    if (until <= from) return;
+    setTimeout(function () { fetchSealed(0); }, from + Math.random() * (until - from) - t);
+  }
+
+  function fetchSealed(tries) {
+    api('POST', '/api/sales/' + saleId + '/challenge').then(function (d) {
+      if (d.ok && d.sealed) { state.sealed = d.sealed; return; }
+      if (d.code === 'CAPTCHA_BUSY' && tries < 5 && now() < startsAt - 3000) {
+        setTimeout(function () { fetchSealed(tries + 1); }, 1000 + Math.random() * 1000);
+      }
+    });
+  }
+
+  function openSealed() {
+    var sealed = state.sealed;
+    state.sealed = null;
+    state.opening = fetchKey(0)
+      .then(function (key) { return key ? unseal(sealed, key) : null; })
+      .catch(function () { return null; });
+  }
+
+  // The page's clock may be a little ahead of the shop's: too early is asked again every 250 ms.
+  function fetchKey(tries) {
+    return fetch('/api/sales/' + saleId + '/key', { credentials: 'same-origin' })
+      .then(function (r) { return r.json(); })
+      .then(function (d) {
+        if (d.ok) return d.key;
+        if (d.code === 'NOT_STARTED' && tries < 20) return new Promise(function (r) { setTimeout(r, 250); }).then(function () { return fetchKey(tries + 1); });
+        return null;
+      });
+  }
+
+  function bytes(base64) {
+    var text = atob(base64), out = new Uint8Array(text.length);
+    for (var i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
+    return out;
+  }
+
+  // The sealed box is iv (12 bytes), then AES-GCM's ciphertext and tag; inside, the challenge's JSON.
+  function unseal(sealed, key) {
+    var box = bytes(sealed);
+    return crypto.subtle.importKey('raw', bytes(key), { name: 'AES-GCM' }, false, ['decrypt'])
+      .then(function (k) { return crypto.subtle.decrypt({ name: 'AES-GCM', iv: box.subarray(0, 12) }, k, box.subarray(12)); })
+      .then(function (plain) { return JSON.parse(new TextDecoder().decode(plain)); });
   }
 
   // No picture: the answer is empty and counts from answerAfter (server time); the button says how long.
@@ -394,7 +456,14 @@
     if (!el.form.hidden) { el.answer.focus(); return; }
     show('', '');
     fieldError('');
-    loadCaptcha();
+    if (!state.opening) { loadCaptcha(); return; }
+    var opening = state.opening;
+    state.opening = null;
+    state.loading = true;
+    opening.then(function (c) {
+      state.loading = false;
+      if (c && c.expiresAt > now()) showChallenge(c); else loadCaptcha();
+    });
   });
 
   el.refresh.addEventListener('click', function () { fieldError(''); loadCaptcha(); });
@@ -459,6 +528,7 @@
 
   syncClock().then(refreshState).then(function () {
     render();
+    scheduleSealed();
     root.dataset.ready = 'true';
     setInterval(render, 250);
     schedulePoll();

@@ -42,6 +42,8 @@ export interface Config {
     poolFile: string | null;
     /** The wait of the check without a picture (for people who cannot see it). */
     waitMs: number;
+    /** How long before an opening the challenge is handed out sealed (CHALLENGE_SEAL_SECONDS, in ms). */
+    sealLeadMs: number;
   };
 }
 
@@ -97,6 +99,7 @@ const schema = z.object({
   CAPTCHA_THREADS: int(1, 1).pipe(z.number().max(16)),
   CAPTCHA_POOL_FILE: z.string().optional(),
   CAPTCHA_WAIT_MS: int(8000, 2000).pipe(z.number().max(120_000)),
+  CHALLENGE_SEAL_SECONDS: int(60).pipe(z.number().max(3600)),
 });
 
 function parseCookieKeys(raw: string | undefined, problems: string[]): Buffer[] {
@@ -183,6 +186,6 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv): Config {
       rehearsalRequests: e.REHEARSAL_REQUESTS ?? (e.NODE_ENV === 'production' ? 10_000 : 0),
     }),
     pages: Object.freeze({ bucketPerSecond: e.PAGE_BUCKET_PER_SECOND, bucketCapacity: e.PAGE_BUCKET_CAPACITY }),
-    captcha: Object.freeze({ poolSize: e.CAPTCHA_POOL_SIZE, threads: e.CAPTCHA_THREADS, poolFile: e.CAPTCHA_POOL_FILE ?? null, waitMs: e.CAPTCHA_WAIT_MS }),
+    captcha: Object.freeze({ poolSize: e.CAPTCHA_POOL_SIZE, threads: e.CAPTCHA_THREADS, poolFile: e.CAPTCHA_POOL_FILE ?? null, waitMs: e.CAPTCHA_WAIT_MS, sealLeadMs: e.CHALLENGE_SEAL_SECONDS * 1000 }),
   });
 }

@@ -1,17 +1,24 @@
-// The purchase request, served on node:http directly, before Express: Express's own overhead would cost
-// this route most of its throughput, and it is what the shop is judged on. It matches the URL, hands the
-// request to the funnel (services/PurchaseFunnel) and writes its answer. No body is read: the sale id and secret path
-// are in the URL, the ticket in a header, the shopper in the login cookie.
+// The purchase request and the few requests of the opening, served on node:http directly, before Express:
+// Express's own overhead would cost these routes most of their throughput, and they are what the shop is
+// judged on. It matches the URL, hands the request to the funnel (services/PurchaseFunnel) and writes its
+// answer. No body is read: the sale id and secret path are in the URL, the ticket in a header, the shopper in
+// the login cookie. Anything else, or anything these routes cannot answer from memory, goes on to Express.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Refusal } from '../errors';
 import { sameOrigin } from '../middleware/csrf';
-import type { Challenge, PurchaseFunnel, PurchaseResult, RequestReader } from '../services/PurchaseFunnel';
+import type { AccountService } from '../services/AccountService';
+import type { OrderTracker } from '../services/OrderTracker';
+import type { Challenge, OpeningKey, PurchaseFunnel, PurchaseResult, RequestReader, SealedChallenge } from '../services/PurchaseFunnel';
 
 /**
- * `/api/sales/:id/buy/:path` (the purchase), `/api/sales/:id/challenge` (its path and captcha) or
+ * `POST /api/sales/:id/buy/:path` (the purchase), `/api/sales/:id/challenge` (its path and captcha) or
  * `/api/sales/:id/challenge/wait` (its path and the check without a picture).
  */
 const ROUTE = /^\/api\/sales\/(\d{1,9})\/(?:buy\/([\w-]{1,64})|challenge(\/wait)?)$/;
+/** `GET /api/sales/:id/key`: the key of the challenges sealed during the countdown, from the opening on. */
+const KEY_ROUTE = /^\/api\/sales\/(\d{1,9})\/key$/;
+/** `GET /api/orders/:requestId`: an order's status, answered here while the process still remembers it. */
+const ORDER_ROUTE = /^\/api\/orders\/([\w-]{8,36})$/;
 const SESSION = /(?:^|;\s*)sid=([^;]+)/;
 
 /** A ready answer: its status, its header list and its body, built once and sent as they are. */
@@ -46,12 +53,23 @@ const ACCEPTED_TAIL = '","message":"Order accepted."}';
 /** Request ids are UUIDs, 36 characters: every acceptance has the same length, so the same headers. */
 const ACCEPTED_HEADERS = canned(202, `${ACCEPTED_HEAD}${'0'.repeat(36)}${ACCEPTED_TAIL}`).headers;
 
-export class PurchaseController {
-  constructor(private readonly funnel: PurchaseFunnel<IncomingMessage>) {}
+/** What the status route reads: the shopper from the login cookie, the request from the tracker. */
+export interface StatusSources {
+  read: RequestReader<IncomingMessage>;
+  accounts: Pick<AccountService, 'userIdFromSession'>;
+  tracker: Pick<OrderTracker, 'get'>;
+}
 
-  /** True when the request is a purchase (and has been answered); false to pass it on to Express. */
+export class PurchaseController {
+  constructor(
+    private readonly funnel: PurchaseFunnel<IncomingMessage>,
+    private readonly status: StatusSources,
+  ) {}
+
+  /** True when the request is one of these routes (and has been answered); false to pass it on to Express. */
   readonly tryHandle = (req: IncomingMessage, res: ServerResponse): boolean => {
     const url = req.url!;
+    if (req.method === 'GET') return this.tryGet(url, req, res);
     if (req.method !== 'POST' || !url.startsWith('/api/sales/')) return false;
     const m = ROUTE.exec(url);
     if (!m) return false;
@@ -70,6 +88,29 @@ export class PurchaseController {
     }
     return true;
   };
+
+  private tryGet(url: string, req: IncomingMessage, res: ServerResponse): boolean {
+    if (url.startsWith('/api/orders/')) return this.tryOrderStatus(url, req, res);
+    if (!url.startsWith('/api/sales/')) return false;
+    const m = KEY_ROUTE.exec(url);
+    if (!m) return false;
+    answerKey(res, this.funnel.openingKey(Number(m[1])));
+    return true;
+  }
+
+  /** Answers from memory when the process knows the request and it is this shopper's; else Express (and the database). */
+  private tryOrderStatus(url: string, req: IncomingMessage, res: ServerResponse): boolean {
+    const m = ORDER_ROUTE.exec(url);
+    if (!m) return false;
+    const { read, accounts, tracker } = this.status;
+    const userId = accounts.userIdFromSession(read.sessionToken(req), Date.now());
+    const tracked = userId === null ? undefined : tracker.get(m[1]);
+    if (!tracked || tracked.userId !== userId) return false;
+    const body = JSON.stringify({ ok: true, requestId: m[1], saleId: tracked.saleId, status: tracked.state });
+    res.writeHead(200, ['Content-Type', 'application/json; charset=utf-8', 'Content-Length', String(Buffer.byteLength(body)), 'Cache-Control', 'no-store']);
+    res.end(body);
+    return true;
+  }
 }
 
 /** How the funnel reads a node:http request, under the configured proxy trust for the client's address. */
@@ -110,10 +151,18 @@ function answer(res: ServerResponse, result: PurchaseResult): void {
   refuse(res, result);
 }
 
-function answerChallenge(res: ServerResponse, result: Challenge | Refusal): void {
+function answerChallenge(res: ServerResponse, result: Challenge | SealedChallenge | Refusal): void {
   if (!result.ok) return refuse(res, result);
   const body = JSON.stringify(result);
   res.writeHead(200, ['Content-Type', 'application/json; charset=utf-8', 'Content-Length', String(Buffer.byteLength(body)), 'Cache-Control', 'no-store']);
+  res.end(body);
+}
+
+/** The key is the same for everyone once the sale has opened: caches may keep it (not the refusal before). */
+function answerKey(res: ServerResponse, result: OpeningKey | Refusal): void {
+  if (!result.ok) return refuse(res, result);
+  const body = JSON.stringify(result);
+  res.writeHead(200, ['Content-Type', 'application/json; charset=utf-8', 'Content-Length', String(Buffer.byteLength(body)), 'Cache-Control', 'public, max-age=60']);
   res.end(body);
 }
 

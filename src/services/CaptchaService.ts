@@ -11,7 +11,7 @@ interface Pending {
   userId: number;
   saleId: number;
   answer: string;
-  /** The no-picture check cannot be answered before this moment; 0 for a picture. */
+  /** The answer counts from this moment on (the no-picture check, a captcha sealed before the opening); 0 at once. */
   notBefore: number;
   expiresAt: number;
   attemptsLeft: number;
@@ -44,15 +44,17 @@ export class CaptchaService {
 
   /**
    * A captcha for this shopper and sale (replacing the one it had), null when none is ready (the pool is
-   * being topped up), or 'too_many' when the shopper asked for too many new ones this minute.
+   * being topped up), or 'too_many' when the shopper asked for too many new ones this minute. `from`: the
+   * moment its answer starts to count (the opening, for one handed out sealed before it).
    */
-  issue(userId: number, saleId: number, now = Date.now()): IssuedCaptcha | null | 'too_many' {
+  issue(userId: number, saleId: number, now = Date.now(), from = now): IssuedCaptcha | null | 'too_many' {
     this.sweep(now);
     if (!this.perShopper.hit(String(userId), now)) return 'too_many';
     const ready = this.pool.take();
     if (!ready) return null;
-    const expiresAt = now + this.ttlMs;
-    const id = this.remember(userId, saleId, { userId, saleId, answer: ready.text.toLowerCase(), notBefore: 0, expiresAt, attemptsLeft: this.attempts });
+    const expiresAt = Math.max(now, from) + this.ttlMs;
+    const notBefore = from > now ? from : 0;
+    const id = this.remember(userId, saleId, { userId, saleId, answer: ready.text.toLowerCase(), notBefore, expiresAt, attemptsLeft: this.attempts });
     return { id, image: ready.image, expiresAt };
   }
 
@@ -60,10 +62,10 @@ export class CaptchaService {
    * The alternative for people who cannot see the picture: no picture, an empty answer, but one that counts
    * only from `waitMs` on, so it is never faster than reading a picture and gives a script no edge.
    */
-  issueTimed(userId: number, saleId: number, now = Date.now()): { id: string; answerAfter: number; expiresAt: number } | 'too_many' {
+  issueTimed(userId: number, saleId: number, now = Date.now(), from = now): { id: string; answerAfter: number; expiresAt: number } | 'too_many' {
     this.sweep(now);
     if (!this.perShopper.hit(String(userId), now)) return 'too_many';
-    const answerAfter = now + this.waitMs;
+    const answerAfter = Math.max(now, from) + this.waitMs;
     const expiresAt = answerAfter + this.ttlMs;
     const id = this.remember(userId, saleId, { userId, saleId, answer: '', notBefore: answerAfter, expiresAt, attemptsLeft: this.attempts });
     return { id, answerAfter, expiresAt };

@@ -1,9 +1,13 @@
-// What the process knows of requests it accepted but has not yet seen written: pending or failed; and the
-// pace at which it accepts them (read by the order writer, see WriterHold).
+// What the process knows of requests it accepted: pending, failed, or confirmed (written) a short while ago,
+// so that a shopper's status polls are answered from memory; and the pace at which it accepts them (read by
+// the order writer, see WriterHold).
 import { PurchasePace } from '../lib/PurchasePace';
 import type { SettlementListener } from '../queue/OrderQueue';
 
-export type TrackedState = 'pending' | 'failed';
+export type TrackedState = 'pending' | 'failed' | 'confirmed';
+
+/** How long a written request is still answered from memory; later, the database answers. */
+const CONFIRMED_KEPT_MS = 120_000;
 
 interface Tracked {
   userId: number;
@@ -14,17 +18,24 @@ interface Tracked {
 
 export class OrderTracker implements SettlementListener {
   private readonly requests = new Map<string, Tracked>();
+  /** A double from the start, like the timestamps it will hold. */
+  private sweptAt = -Infinity;
 
-  constructor(readonly pace: PurchasePace = new PurchasePace()) {}
+  constructor(
+    readonly pace: PurchasePace = new PurchasePace(),
+    private readonly clock: () => number = Date.now,
+  ) {}
 
   accepted(requestId: string, saleId: number, userId: number, at: number): void {
     this.requests.set(requestId, { userId, saleId, state: 'pending', at });
     this.pace.taken();
   }
 
-  /** The order row exists now: the database is the record from here on. */
+  /** The order row exists now: the database is the record, and memory answers for a little longer. */
   written(requestId: string): void {
-    this.requests.delete(requestId);
+    const t = this.requests.get(requestId);
+    if (t) t.state = 'confirmed';
+    this.sweep();
   }
 
   /** The request never left the process (its publish surely failed). */
@@ -41,9 +52,10 @@ export class OrderTracker implements SettlementListener {
     return this.requests.get(requestId);
   }
 
+  /** The shopper's requests not yet written, or failed. */
   forUser(userId: number): (Tracked & { requestId: string })[] {
     const found: (Tracked & { requestId: string })[] = [];
-    for (const [requestId, t] of this.requests) if (t.userId === userId) found.push({ ...t, requestId });
+    for (const [requestId, t] of this.requests) if (t.userId === userId && t.state !== 'confirmed') found.push({ ...t, requestId });
     return found;
   }
 
@@ -51,5 +63,13 @@ export class OrderTracker implements SettlementListener {
     let n = 0;
     for (const t of this.requests.values()) if (t.state === 'pending') n += 1;
     return n;
+  }
+
+  /** Forgets confirmed requests accepted long enough ago; at most every 10 s, never inside a purchase. */
+  private sweep(): void {
+    const now = this.clock();
+    if (now - this.sweptAt < 10_000) return;
+    this.sweptAt = now;
+    for (const [id, t] of this.requests) if (t.state === 'confirmed' && now - t.at > CONFIRMED_KEPT_MS) this.requests.delete(id);
   }
 }

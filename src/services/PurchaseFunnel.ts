@@ -9,6 +9,7 @@ import { OrderQueue, PublishUnknownError } from '../queue/OrderQueue';
 import type { AccountService } from './AccountService';
 import type { BlacklistService } from './BlacklistService';
 import type { CaptchaService } from './CaptchaService';
+import type { ChallengeSeal } from './ChallengeSeal';
 import type { OrderTracker } from './OrderTracker';
 import type { SaleBook } from './SaleBook';
 import type { TicketService } from './TicketService';
@@ -58,6 +59,19 @@ export interface Challenge {
   expiresAt: number;
 }
 
+/** A challenge handed out during the countdown: a Challenge's JSON, sealed until the key is published at `opensAt`. */
+export interface SealedChallenge {
+  ok: true;
+  sealed: string;
+  opensAt: number;
+}
+
+/** The sale's key for the sealed challenges, published at the opening. */
+export interface OpeningKey {
+  ok: true;
+  key: string;
+}
+
 export class PurchaseFunnel<R = unknown> {
   private ready = false;
   private closedAs: Refusal = REFUSALS.STARTING;
@@ -73,6 +87,7 @@ export class PurchaseFunnel<R = unknown> {
     private readonly gate: UserGate,
     private readonly tickets: TicketService,
     private readonly captchas: CaptchaService,
+    private readonly seal: ChallengeSeal,
     private readonly queue: OrderQueue,
     private readonly tracker: OrderTracker,
     private readonly log: Logger,
@@ -116,27 +131,46 @@ export class PurchaseFunnel<R = unknown> {
   }
 
   /**
-   * The step before the purchase: the secret path and a captcha in one answer, only while the sale is live
-   * and the shopper can still buy.
+   * The step before the purchase: the secret path and a captcha in one answer, while the sale is live and
+   * the shopper can still buy; sealed during the last `seal.leadMs` of the countdown (see ChallengeSeal),
+   * its captcha answerable from the opening on.
    */
-  challenge(saleId: number, req: R, withoutPicture = false): Challenge | Refusal {
+  challenge(saleId: number, req: R, withoutPicture = false): Challenge | SealedChallenge | Refusal {
     const now = this.clock();
-    const userId = this.frontGates(saleId, req, now); //                           1-10, as for the purchase
+    const userId = this.frontGates(saleId, req, now, true); //                     1-10, as for the purchase
     if (typeof userId !== 'number') return userId;
+    const opensAt = this.sales.get(saleId)!.startsAt;
+    const from = Math.max(now, opensAt);
     const path = `/api/sales/${saleId}/buy/${this.tickets.pathFor(saleId, userId)}`;
+    let challenge: Challenge;
     if (withoutPicture) {
-      const timed = this.captchas.issueTimed(userId, saleId, now); //             the wait instead of a picture
+      const timed = this.captchas.issueTimed(userId, saleId, now, from); //       the wait instead of a picture
       if (timed === 'too_many') return REFUSALS.CAPTCHA_RATE_LIMITED;
-      return { ok: true, path, captchaId: timed.id, image: null, answerAfter: timed.answerAfter, expiresAt: timed.expiresAt };
+      challenge = { ok: true, path, captchaId: timed.id, image: null, answerAfter: timed.answerAfter, expiresAt: timed.expiresAt };
+    } else {
+      const captcha = this.captchas.issue(userId, saleId, now, from); //           a ready captcha from the pool
+      if (captcha === 'too_many') return REFUSALS.CAPTCHA_RATE_LIMITED;
+      if (!captcha) return REFUSALS.CAPTCHA_BUSY;
+      challenge = { ok: true, path, captchaId: captcha.id, image: captcha.image, answerAfter: from, expiresAt: captcha.expiresAt };
     }
-    const captcha = this.captchas.issue(userId, saleId, now); //                    a ready captcha from the pool
-    if (captcha === 'too_many') return REFUSALS.CAPTCHA_RATE_LIMITED;
-    if (!captcha) return REFUSALS.CAPTCHA_BUSY;
-    return { ok: true, path, captchaId: captcha.id, image: captcha.image, answerAfter: now, expiresAt: captcha.expiresAt };
+    if (now >= opensAt) return challenge;
+    return { ok: true, sealed: this.seal.seal(saleId, opensAt, JSON.stringify(challenge)), opensAt };
   }
 
-  /** Gates 1-10, in order: the shopper's id when every one lets the request through, else the refusal. */
-  private frontGates(saleId: number, req: R, now: number): number | Refusal {
+  /** The key of the sale's sealed challenges: from its opening on, the same for every shopper. */
+  openingKey(saleId: number): OpeningKey | Refusal {
+    const sale = this.sales.get(saleId);
+    if (!sale) return REFUSALS.SALE_NOT_FOUND;
+    const left = sale.startsAt - this.clock();
+    if (left > 0) return { ...REFUSALS.NOT_STARTED, retryAfterSeconds: Math.ceil(left / 1000) };
+    return { ok: true, key: this.seal.key(saleId, sale.startsAt).toString('base64') };
+  }
+
+  /**
+   * Gates 1-10, in order: the shopper's id when every one lets the request through, else the refusal.
+   * `sealable`: a sale that opens within the seal's lead passes gate 8 (the challenge is then sealed).
+   */
+  private frontGates(saleId: number, req: R, now: number, sealable = false): number | Refusal {
     if (this.guards.overloaded()) return REFUSALS.OVERLOADED; //                   1. the event loop keeps up
     if (!this.guards.bucket.tryTake()) return REFUSALS.BUSY; //                   2. route token bucket
     const ip = this.read.clientIp(req);
@@ -147,7 +181,7 @@ export class PurchaseFunnel<R = unknown> {
     if (userId === null) return REFUSALS.NOT_LOGGED_IN;
     if (!this.ready) return this.closedAs; //                                      7. shop open
     const outOfWindow = this.sales.windowRefusal(saleId, now); //                  8. sale window
-    if (outOfWindow) return outOfWindow;
+    if (outOfWindow && !(sealable && outOfWindow === REFUSALS.NOT_STARTED && this.seal.covers(this.sales.get(saleId)!.startsAt, now))) return outOfWindow;
     if (this.blacklist.isBlocked(userId, ip, now)) return REFUSALS.BLOCKED; //     9. blacklist
     return this.alreadyDone(saleId, userId) ?? userId; //                          10. sold out / bought already
   }

@@ -1,5 +1,6 @@
 // The moment a sale opens, in a real browser: the countdown runs on the shop's clock, the button lights
-// up by itself, the secret purchase path is nowhere before the start, and screen readers are not spammed.
+// up by itself, the challenge comes sealed during the countdown and opens with the key published at the
+// start, the secret purchase path is nowhere readable before it, and screen readers are not spammed.
 import {
   CAPTCHA_TEXT,
   confirmCaptcha,
@@ -17,7 +18,7 @@ jest.setTimeout(60_000);
 
 const e2e = useShop({ captcha: knownCaptcha() });
 
-it('when a sale opens a few seconds later, then the countdown runs and the button lights up at the start without a reload, and the purchase path was not in the page before', async () => {
+it('when a sale opens a few seconds later, then the countdown runs, the challenge comes sealed, and at the start the key opens it and the button lights up without a reload', async () => {
   const OPENS_IN_MS = 6_000;
   const saleId = await createSale(e2e.shop.c, { startsInMs: OPENS_IN_MS, stock: 3 });
   const startsAt = (await e2e.shop.c.services.catalog.getSale(saleId)).startsAt.getTime();
@@ -26,6 +27,9 @@ it('when a sale opens a few seconds later, then the countdown runs and the butto
   try {
     const page = await context.newPage();
     const requests = recordRequests(page);
+    const challengeUrl = `/api/sales/${saleId}/challenge`;
+    const sealedAnswer = page.waitForResponse((r) => r.url().endsWith(challengeUrl));
+    const keyAnswer = page.waitForResponse((r) => r.url().endsWith(`/api/sales/${saleId}/key`) && r.status() === 200, { timeout: OPENS_IN_MS + 10_000 });
     const navigations: string[] = [];
     page.on('framenavigated', (f) => {
       if (f === page.mainFrame()) navigations.push(f.url());
@@ -70,10 +74,17 @@ it('when a sale opens a few seconds later, then the countdown runs and the butto
     expect((await page.locator('#phase').textContent())?.trim()).toBe('Live now');
     expect(await page.locator('#countdown').innerText()).toMatch(/Ends in\s*(01:00:00|00:59:5\d)/);
 
-    // The path comes with the challenge, which the page asks for only when Buy is clicked: nothing was asked
-    // before the start, and the old path route is not used at all.
-    const challengeUrl = `/api/sales/${saleId}/challenge`;
-    expect(requests.filter((r) => r.url.endsWith(challengeUrl))).toEqual([]);
+    // The challenge came once during the countdown, sealed: no path and no picture in it; the key that opens
+    // it was asked for at the start, not before; the old path route is not used at all.
+    const sealed = (await (await sealedAnswer).json()) as Record<string, unknown>;
+    expect(Object.keys(sealed).sort()).toEqual(['ok', 'opensAt', 'sealed']);
+    expect(JSON.stringify(sealed)).not.toContain(secret);
+    const asks = requests.filter((r) => r.url.endsWith(challengeUrl));
+    expect(asks.map((r) => r.method)).toEqual(['POST']);
+    expect(asks[0].at).toBeLessThan(startsAt);
+    await keyAnswer;
+    const keys = requests.filter((r) => r.url.endsWith(`/api/sales/${saleId}/key`));
+    expect(keys[0].at).toBeGreaterThanOrEqual(startsAt - 150);
     expect(requests.filter((r) => r.url.endsWith(`/api/sales/${saleId}/path`))).toEqual([]);
     expect(await page.content()).not.toContain(buyPrefix);
 
@@ -83,15 +94,10 @@ it('when a sale opens a few seconds later, then the countdown runs and the butto
     expect(await page.locator('#announce').getAttribute('aria-live')).toBe('polite');
     expect(await page.locator('#countdown').getAttribute('aria-live')).toBeNull();
 
-    // And the lit button works: one challenge after the start brings the path, and the purchase goes to it.
-    const [challenge] = await Promise.all([
-      page.waitForResponse((r) => r.url().endsWith(challengeUrl)),
-      openCaptcha(page),
-    ]);
-    expect(await challenge.json()).toMatchObject({ ok: true, path: `${buyPrefix}${secret}`, image: expect.stringMatching(/^data:image\/png;base64,/) });
-    const asks = requests.filter((r) => r.url.endsWith(challengeUrl));
-    expect(asks.map((r) => r.method)).toEqual(['POST']);
-    expect(asks[0].at).toBeGreaterThanOrEqual(startsAt - 150);
+    // And the lit button works: Buy shows the opened captcha with no further request, and the purchase goes
+    // to the secret path that was sealed in it.
+    await openCaptcha(page);
+    expect(requests.filter((r) => r.url.endsWith(challengeUrl))).toHaveLength(1);
     expect(await confirmCaptcha(page, CAPTCHA_TEXT)).toMatch(/^Order (accepted|confirmed)/);
     const buys = requests.filter((r) => r.method === 'POST' && r.url.includes(buyPrefix));
     expect(buys.map((r) => new URL(r.url).pathname)).toEqual([`${buyPrefix}${secret}`]);

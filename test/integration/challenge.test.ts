@@ -1,10 +1,14 @@
-// The opening over HTTP: the path and captcha in one answer (POST /api/sales/:id/challenge), only once the
-// sale has started; the answer with the purchase (X-Captcha); a dry pool answers 503 at once, never hangs.
+// The opening over HTTP: the path and captcha in one answer (POST /api/sales/:id/challenge), sealed during the
+// countdown's last minute and opened with the key published at the opening (GET /api/sales/:id/key), in the
+// clear once the sale has started; the answer with the purchase (X-Captcha); the order's status from memory;
+// a dry pool answers 503 at once, never hangs.
 import { TicketService } from '../../src/services/TicketService';
 import type { CaptchaGenerator } from '../../src/services/CaptchaPool';
 import { buildTestApp, CAPTCHA_TEXT, TestApp, testDatabases } from '../helpers/buildTestApp';
 import { listen } from '../helpers/listen';
 import { buy, createSale, createShoppers, Shopper } from '../helpers/shoppers';
+import { waitFor } from '../helpers/waitFor';
+import { unseal } from '../../tools/bench/journey';
 
 jest.setTimeout(60_000);
 
@@ -13,7 +17,7 @@ const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR
 interface Answer {
   status: number;
   retryAfter: string | null;
-  body: { ok: boolean; code?: string; path?: string; captchaId?: string; image?: string; ticket?: string };
+  body: { ok: boolean; code?: string; path?: string; captchaId?: string; image?: string; ticket?: string; sealed?: string; opensAt?: number };
 }
 
 async function post(base: string, url: string, cookie: string, headers: Record<string, string> = {}, body?: unknown): Promise<Answer> {
@@ -41,7 +45,7 @@ describe.each(testDatabases())('the opening on %s', (database) => {
   beforeAll(async () => {
     t = await buildTestApp({ database });
     server = await listen(t.app);
-    shoppers = await createShoppers(t.c, 6);
+    shoppers = await createShoppers(t.c, 8);
   });
 
   afterAll(async () => {
@@ -49,8 +53,8 @@ describe.each(testDatabases())('the opening on %s', (database) => {
     await t?.close();
   });
 
-  it('when the sale has not started, then no path, no captcha and no ticket: NOT_STARTED everywhere', async () => {
-    const saleId = await createSale(t.c, { stock: 5, startsInMs: 60_000 });
+  it('when the sale opens later than the seal\'s lead, then no path, no captcha and no ticket: NOT_STARTED everywhere', async () => {
+    const saleId = await createSale(t.c, { stock: 5, startsInMs: 10 * 60_000 });
     const [s] = shoppers;
     const before = t.c.services.captchaPool.available();
 
@@ -79,6 +83,50 @@ describe.each(testDatabases())('the opening on %s', (database) => {
     expect(c).toMatchObject({ status: 200, body: { ok: true, path: `/api/sales/${saleId}/buy/${t.c.services.tickets.pathFor(saleId, s.id)}` } });
     expect(c.body.image).toMatch(/^data:image\/png;base64,/);
     expect(bought).toMatchObject({ status: 202, code: 'ACCEPTED' });
+  });
+
+  it('when the sale opens within a minute, then the challenge comes sealed, the key only from the opening, and the opened captcha buys', async () => {
+    const saleId = await createSale(t.c, { stock: 5, startsInMs: 1500 });
+    const s = shoppers[6];
+
+    const sealed = await post(server.base, `/api/sales/${saleId}/challenge`, s.cookie);
+    const earlyKey = await fetch(`${server.base}/api/sales/${saleId}/key`);
+    const earlyBuy = await buy(server.base, t.c, saleId, s, { ticket: '', headers: { 'X-Captcha': 'x.abcde' } });
+    const opensAt = sealed.body.opensAt!;
+    await waitFor('the opening', () => Date.now() >= opensAt, 5000);
+    const key = await fetch(`${server.base}/api/sales/${saleId}/key`);
+    const keyBody = (await key.json()) as { ok: boolean; key: string };
+    const opened = unseal(sealed.body.sealed!, keyBody.key);
+    const bought = await buy(server.base, t.c, saleId, s, { ticket: '', path: String(opened.path).split('/').pop(), headers: { 'X-Captcha': `${String(opened.captchaId)}.${CAPTCHA_TEXT}` } });
+
+    expect(sealed.status).toBe(200);
+    expect(Object.keys(sealed.body).sort()).toEqual(['ok', 'opensAt', 'sealed']);
+    expect(earlyKey.status).toBe(403);
+    expect(earlyKey.headers.get('cache-control')).toBe('no-store');
+    expect(Number(earlyKey.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(earlyBuy).toMatchObject({ status: 403, code: 'NOT_STARTED' });
+    expect(key.status).toBe(200);
+    expect(key.headers.get('cache-control')).toBe('public, max-age=60');
+    expect(opened).toMatchObject({ ok: true, path: `/api/sales/${saleId}/buy/${t.c.services.tickets.pathFor(saleId, s.id)}`, answerAfter: opensAt });
+    expect(bought).toMatchObject({ status: 202, code: 'ACCEPTED' });
+  });
+
+  it('when a shopper asks for its order\'s status, then it is answered (from memory while it is fresh), and another shopper hears 404', async () => {
+    const saleId = await createSale(t.c, { stock: 5 });
+    const [s, other] = [shoppers[7], shoppers[0]];
+    const c = await post(server.base, `/api/sales/${saleId}/challenge`, s.cookie);
+    const bought = await buy(server.base, t.c, saleId, s, { ticket: '', path: c.body.path!.split('/').pop(), headers: { 'X-Captcha': `${c.body.captchaId}.${CAPTCHA_TEXT}` } });
+    const requestId = String(bought.requestId);
+    const status = async (cookie: string) => {
+      const res = await fetch(`${server.base}/api/orders/${requestId}`, { headers: { Cookie: cookie } });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+
+    const first = await status(s.cookie);
+    const foreign = await status(other.cookie);
+
+    expect(first).toMatchObject({ status: 200, body: { ok: true, requestId, saleId, status: expect.stringMatching(/^(pending|confirmed)$/) } });
+    expect(foreign).toMatchObject({ status: 404 });
   });
 
   it('when the answer is wrong, then 400 CAPTCHA_WRONG and nothing is bought; the right one then buys', async () => {

@@ -13,18 +13,21 @@ import {
 } from '../../src/queue/OrderQueue';
 import { CaptchaPool, InlineCaptchaRenderer } from '../../src/services/CaptchaPool';
 import { CaptchaService } from '../../src/services/CaptchaService';
+import { ChallengeSeal } from '../../src/services/ChallengeSeal';
 import { OrderTracker } from '../../src/services/OrderTracker';
 import { PurchaseFunnel, PurchaseResult, RequestReader } from '../../src/services/PurchaseFunnel';
 import { RecoveryService } from '../../src/services/RecoveryService';
 import { MemoryInventory, SaleBook } from '../../src/services/SaleBook';
 import { TicketService } from '../../src/services/TicketService';
 import { MemoryUserGate } from '../../src/services/UserGate';
+import { unseal } from '../../tools/bench/journey';
 
 const log = pino({ level: 'silent' });
 const SALE = 1;
 const SHOPPER = 7;
 const START = 1_000_000;
 const INTERVAL_MS = 10_000;
+const SEAL_LEAD_MS = 60_000;
 
 type Publish = 'confirm' | 'refuse' | 'unknown';
 
@@ -99,6 +102,7 @@ function setup() {
     new MemoryUserGate(INTERVAL_MS),
     tickets,
     captchas,
+    new ChallengeSeal(Buffer.alloc(16, 2), SEAL_LEAD_MS),
     queue,
     tracker,
     log,
@@ -187,6 +191,7 @@ describe('PurchaseFunnel gates', () => {
       new MemoryUserGate(0),
       t.tickets,
       t.captchas,
+      new ChallengeSeal(Buffer.alloc(16, 2), SEAL_LEAD_MS),
       t.queue,
       t.tracker,
       log,
@@ -327,13 +332,68 @@ describe('PurchaseFunnel publish outcomes', () => {
 });
 
 describe('PurchaseFunnel challenge and answer-in-the-purchase', () => {
-  it('when the sale has not started, then the challenge is NOT_STARTED and hands out no path and no captcha', async () => {
+  it('when the sale opens later than the seal\'s lead, then the challenge is NOT_STARTED and hands out no path and no captcha', async () => {
     const t = setup();
     await t.pool.fill();
-    t.book.put({ id: SALE, startsAt: START + 1000, endsAt: START + 2000, stock: 2 });
+    t.book.put({ id: SALE, startsAt: START + SEAL_LEAD_MS + 1, endsAt: START + 2 * SEAL_LEAD_MS, stock: 2 });
 
     expect(t.funnel.challenge(SALE, t.good())).toBe(REFUSALS.NOT_STARTED);
     expect(t.pool.available()).toBe(2);
+  });
+
+  it('when the sale opens within the seal\'s lead, then the challenge comes sealed, and the key that opens it only from the opening on', async () => {
+    const t = setup();
+    await t.pool.fill();
+    const opensAt = START + SEAL_LEAD_MS;
+    t.book.put({ id: SALE, startsAt: opensAt, endsAt: opensAt + 60_000, stock: 2 });
+
+    const c = t.funnel.challenge(SALE, t.good());
+    const early = t.funnel.openingKey(SALE);
+    t.advance(SEAL_LEAD_MS);
+    const key = t.funnel.openingKey(SALE);
+
+    expect(c).toEqual({ ok: true, sealed: expect.any(String), opensAt });
+    expect(early).toMatchObject({ ok: false, code: 'NOT_STARTED', retryAfterSeconds: SEAL_LEAD_MS / 1000 });
+    if (!c.ok || !('sealed' in c) || !key.ok) throw new Error('expected a sealed challenge and a key');
+    expect(unseal(c.sealed, key.key)).toEqual({
+      ok: true,
+      path: `/api/sales/${SALE}/buy/${t.tickets.pathFor(SALE, SHOPPER)}`,
+      captchaId: expect.any(String),
+      image: expect.stringMatching(/^data:image\/png;base64,/),
+      answerAfter: opensAt,
+      expiresAt: opensAt + t.captchas.ttlMs,
+    });
+  });
+
+  it('when a sealed challenge is answered, then not before the opening, and from it on it buys', async () => {
+    const t = setup();
+    await t.pool.fill();
+    const opensAt = START + 1000;
+    t.book.put({ id: SALE, startsAt: opensAt, endsAt: opensAt + 60_000, stock: 2 });
+    const c = t.funnel.challenge(SALE, t.good());
+    if (!c.ok || !('sealed' in c)) throw new Error('expected a sealed challenge');
+    const key = t.funnel.openingKey(SALE);
+    const early = await t.attempt({ ...t.good(), ticket: '', captcha: 'anything.abcde' });
+    t.advance(1000);
+    const opened = unseal(c.sealed, (t.funnel.openingKey(SALE) as { key: string }).key);
+
+    const bought = await t.attempt({ ...t.good(), ticket: '', captcha: `${String(opened.captchaId)}.abcde` });
+
+    expect(key).toMatchObject({ code: 'NOT_STARTED' });
+    expect(code(early)).toBe('NOT_STARTED');
+    expect(code(bought)).toBe('ACCEPTED');
+  });
+
+  it('when the sale\'s start moves, then the key changes: what was sealed for the old opening cannot be opened', () => {
+    const seal = new ChallengeSeal(Buffer.alloc(16, 2), SEAL_LEAD_MS);
+    const sealed = seal.seal(SALE, START, '{"x":1}');
+
+    expect(unseal(sealed, seal.key(SALE, START).toString('base64'))).toEqual({ x: 1 });
+    expect(() => unseal(sealed, seal.key(SALE, START + 1).toString('base64'))).toThrow();
+    expect(new ChallengeSeal(Buffer.alloc(16, 2), 0).key(SALE, START)).toEqual(seal.key(SALE, START));
+    expect(seal.covers(START, START - SEAL_LEAD_MS)).toBe(true);
+    expect(seal.covers(START, START - SEAL_LEAD_MS - 1)).toBe(false);
+    expect(seal.covers(START, START)).toBe(false);
   });
 
   it('when the sale is live, then the challenge gives the secret path and a captcha in one answer', async () => {
@@ -355,6 +415,7 @@ describe('PurchaseFunnel challenge and answer-in-the-purchase', () => {
     await t.pool.fill();
     const c = t.funnel.challenge(SALE, t.good());
     if (!c.ok) throw new Error(c.code);
+    if (!('captchaId' in c)) throw new Error('sealed');
     return c.captchaId;
   }
 
@@ -410,6 +471,7 @@ describe('PurchaseFunnel challenge and answer-in-the-purchase', () => {
     const t = setup();
     const c = t.funnel.challenge(SALE, t.good(), true);
     if (!c.ok) throw new Error(c.code);
+    if (!('captchaId' in c)) throw new Error('sealed');
 
     const early = t.attempt({ ...t.good(), ticket: '', captcha: `${c.captchaId}.` });
     t.advance(c.answerAfter - START);

@@ -1,7 +1,9 @@
 // The journey driver of `npm run bench -- --journey`: every shopper loads the sale's state while waiting on the
-// page, asks for the challenge (the secret path and a captcha) at the opening, thinks, answers and buys in one
-// request, then polls its order until it is confirmed. Runs as its own process, started by the bench with a
+// page, fetches its challenge (the secret path and a captcha) sealed at a random moment of the countdown's
+// last part and the key that opens it at the opening (or, arriving too late for that, asks for the challenge
+// at the opening), thinks, answers and buys in one request, then polls its order until it is confirmed. Runs as its own process, started by the bench with a
 // plan file; writes what it saw to the plan's result file. See docs/PERFORMANCE.md, "The journey".
+import { createDecipheriv } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
@@ -19,6 +21,8 @@ export interface JourneyPlan {
   arriveUntil: number;
   thinkMinMs: number;
   thinkMaxMs: number;
+  /** The app's CHALLENGE_SEAL_SECONDS in ms: how long before the opening it hands out sealed challenges. */
+  sealLeadMs: number;
   /** Keep-alive sockets to the app, at most. */
   sockets: number;
   /** At this moment the driver stops whatever is left and writes what it has. */
@@ -26,7 +30,7 @@ export interface JourneyPlan {
   resultFile: string;
 }
 
-export const STEPS = ['state', 'challenge', 'buy', 'status'] as const;
+export const STEPS = ['state', 'sealed', 'key', 'challenge', 'buy', 'status'] as const;
 export type Step = (typeof STEPS)[number];
 
 export interface StepSummary {
@@ -53,8 +57,10 @@ export interface JourneyOutcome {
   ends: Record<string, number>;
   /** When the last journey ended (epoch ms). */
   lastEndAt: number | null;
-  /** When the first challenge was handed out (epoch ms). */
+  /** When the first shopper held a readable challenge (epoch ms). */
   firstChallengeAt: number | null;
+  /** Shoppers who opened a challenge sealed during the countdown, of all who held one at the opening. */
+  openedSealed: number;
   /** Answers given to the buy route per 100 ms from the opening, all codes. */
   buysPer100Ms: number[];
   /** The driver's own event-loop delay: measured latencies include it. */
@@ -88,6 +94,15 @@ export function parseThink(text: string): { minMs: number; maxMs: number } {
 }
 
 /** The answers of the pool file, by the image's base64. */
+/** Opens a sealed challenge (`iv | ciphertext | tag`, base64) with the sale's key (base64), as the page does. */
+export function unseal(sealed: string, key: string): Record<string, unknown> {
+  const box = Buffer.from(sealed, 'base64');
+  const decipher = createDecipheriv('aes-256-gcm', Buffer.from(key, 'base64'), box.subarray(0, 12));
+  decipher.setAuthTag(box.subarray(box.length - 16));
+  const plain = Buffer.concat([decipher.update(box.subarray(12, box.length - 16)), decipher.final()]);
+  return JSON.parse(plain.toString('utf8')) as Record<string, unknown>;
+}
+
 export function readAnswers(poolFile: string): Map<string, string> {
   const answers = new Map<string, string>();
   for (const line of readFileSync(poolFile, 'utf8').split('\n')) {
@@ -121,9 +136,10 @@ const between = (a: number, b: number) => a + (b - a) * Math.random();
 export async function runJourney(plan: JourneyPlan, cookies: string[], answers: Map<string, string>): Promise<JourneyOutcome> {
   const url = new URL(plan.baseUrl);
   const agent = new http.Agent({ keepAlive: true, maxSockets: plan.sockets, maxFreeSockets: plan.sockets });
-  const lat: Record<Step, number[]> = { state: [], challenge: [], buy: [], status: [] };
-  const waits: Record<Step, number[]> = { state: [], challenge: [], buy: [], status: [] };
-  const codes: Record<Step, Record<string, number>> = { state: {}, challenge: {}, buy: {}, status: {} };
+  const byStep = <T>(make: () => T) => Object.fromEntries(STEPS.map((s) => [s, make()])) as Record<Step, T>;
+  const lat = byStep<number[]>(() => []);
+  const waits = byStep<number[]>(() => []);
+  const codes = byStep<Record<string, number>>(() => ({}));
   const ends: Record<string, number> = {};
   const accepted: { id: string; at: number }[] = [];
   const uncertain: string[] = [];
@@ -132,6 +148,7 @@ export async function runJourney(plan: JourneyPlan, cookies: string[], answers: 
   let firstChallengeAt: number | null = null;
   let lastEndAt: number | null = null;
   let unknownCaptchas = 0;
+  let openedSealed = 0;
   let stopped = false;
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
@@ -241,12 +258,35 @@ export async function runJourney(plan: JourneyPlan, cookies: string[], answers: 
     if (state.phase === 'sold_out' || state.phase === 'ended') return end(state.phase === 'sold_out' ? 'SOLD_OUT' : 'SALE_ENDED');
     const startsAt = Number(state.startsAt);
     openAt ??= startsAt;
+    // The sealed challenge, at a random moment from the seal's lead (or the arrival) to 2 s before the
+    // opening, as the page fetches it; a shopper who arrives later asks for the challenge at the opening.
+    const sealFrom = Math.max(Date.now() + offset, startsAt - plan.sealLeadMs + 1000);
+    let sealed: string | null = null;
+    if (plan.sealLeadMs > 0 && startsAt - 2000 > sealFrom) {
+      if (!(await wait(between(sealFrom, startsAt - 2000) - offset - Date.now()))) return end('UNFINISHED');
+      const r = await call('sealed', 'POST', `/api/sales/${plan.saleId}/challenge`, cookie);
+      if (r.status === 200 && typeof r.body.sealed === 'string') sealed = r.body.sealed;
+    }
     // The page's countdown presses at the opening by its own clock, which is off by up to a quarter second.
     if (!(await wait(startsAt - offset + between(-250, 250) - Date.now()))) return end('UNFINISHED');
 
     for (let round = 0; round < MAX_CHALLENGES; round += 1) {
-      // The challenge: too early is retried every 250 ms as the page does, a busy shop after Retry-After.
       let challenge: Reply | null = null;
+      if (round === 0 && sealed !== null) {
+        // The key: the same small answer for everyone; too early is asked again every 250 ms.
+        for (let early = 0, busy = 0; challenge === null; ) {
+          const r = await call('key', 'GET', `/api/sales/${plan.saleId}/key`, cookie);
+          if (r.status === 200) {
+            challenge = { ...r, body: unseal(sealed, String(r.body.key)) };
+            openedSealed += 1;
+          } else if (r.code === 'NOT_STARTED' && early++ < MAX_NOT_STARTED) {
+            if (!(await wait(250))) return end('UNFINISHED');
+          } else if (RETRY.has(r.code) && busy++ < MAX_RETRIES) {
+            if (!(await wait(r.retryAfterMs || 1000))) return end('UNFINISHED');
+          } else break;
+        }
+      }
+      // The challenge: too early is retried every 250 ms as the page does, a busy shop after Retry-After.
       for (let early = 0, busy = 0; challenge === null; ) {
         const r = await call('challenge', 'POST', `/api/sales/${plan.saleId}/challenge`, cookie);
         if (r.status === 200) challenge = r;
@@ -295,7 +335,7 @@ export async function runJourney(plan: JourneyPlan, cookies: string[], answers: 
   const deadline = setTimeout(() => (stopped = true), Math.max(0, plan.deadlineAt - Date.now()));
   const progress = setInterval(() => {
     const done = Object.values(ends).reduce((a, b) => a + b, 0);
-    process.stdout.write(`progress ${JSON.stringify({ pages: lat.state.length, challenges: codes.challenge.OK ?? 0, buys: buyTimes.length, accepted: accepted.length, done })}\n`);
+    process.stdout.write(`progress ${JSON.stringify({ pages: lat.state.length, sealed: codes.sealed.OK ?? 0, challenges: (codes.key.OK ?? 0) + (codes.challenge.OK ?? 0), buys: buyTimes.length, accepted: accepted.length, done })}\n`);
   }, 1000);
   try {
     await Promise.all(cookies.map((_, i) => shopper(i)));
@@ -324,6 +364,7 @@ export async function runJourney(plan: JourneyPlan, cookies: string[], answers: 
     ends,
     lastEndAt,
     firstChallengeAt,
+    openedSealed,
     buysPer100Ms,
     loopDelayMs: { p99: Math.round(loop.percentile(99) / 1e4) / 100, max: Math.round(loop.max / 1e4) / 100 },
     unknownCaptchas,

@@ -68,6 +68,8 @@ export interface JourneyFigures {
   /** Answers to the buy route per second from the opening. */
   buysPerSecond: number[];
   unknownCaptchas: number;
+  /** Shoppers who held their challenge sealed before the opening and opened it with the key. */
+  openedSealed: number;
   timedOut: boolean;
   audit: { ok: boolean; failures: string[] };
 }
@@ -136,6 +138,7 @@ export function journeyFigures(f: JourneyInput): JourneyFigures {
     driverLoopDelayMs: o.loopDelayMs,
     buysPerSecond,
     unknownCaptchas: o.unknownCaptchas,
+    openedSealed: o.openedSealed,
     timedOut: o.timedOut,
     audit: f.audit,
   };
@@ -180,6 +183,7 @@ export function journeyReport(j: JourneyFigures): string {
       .join(', ');
   lines.push('', `journeys ended: ${codes(j.ends)}`);
   for (const s of STEPS) lines.push(`  ${s.padEnd(9)} answers: ${codes(j.steps[s].codes) || 'none'}; waited for a socket p99 ${j.steps[s].waitP99Ms} ms`);
+  lines.push(`challenges opened with the key from a sealed one fetched in the countdown: ${fmt(j.openedSealed)} of ${fmt(j.shoppers)} shoppers`);
   lines.push(`answers to the buy route per second from the opening: ${j.buysPerSecond.map((x) => fmt(x)).join(' ')}`);
   if (j.offeredAnswersPerSecond !== null) {
     lines.push(`the crowd answers at most ~${fmt(j.offeredAnswersPerSecond)} a second (shoppers / think spread): the journey's units/s cannot exceed that`);
