@@ -3,7 +3,7 @@
 //
 //   npm run bench -- [--stock 10000] [--users 50000] [--connections 256] [--duration 15] [--threads 2]
 //                    [--json <file>] [--profile] [--keep] [--no-baseline] [--wait-quiet <s>] [--warmup <s>|auto]
-//                    [--url http://127.0.0.1:<port> --sale <id>] [--journey [--think 2-6] [--captchas 2000] [--journey-sockets 2000]]
+//                    [--url http://127.0.0.1:<port> --sale <id>] [--journey [--think 2-6] [--captchas 2000] [--journey-sockets 2000] [--lobby S]]
 //
 // Uses DATABASE_URL and AMQP_URL like the app; with neither, an embedded SQLite file in a temp dir and the
 // in-process queue. Exits 0 when the audit passes, 1 when it fails, 2 when the run itself failed; never on
@@ -36,7 +36,7 @@ import { redactUrl } from '../src/lib/redactUrl';
 
 const USAGE = `usage: npm run bench -- [--stock N] [--users N] [--connections N] [--duration S] [--threads N]
                         [--json FILE] [--profile] [--keep] [--no-baseline] [--wait-quiet S] [--warmup S|auto]
-                        [--url http://127.0.0.1:PORT --sale ID] [--journey [--think MIN-MAX] [--captchas N] [--journey-sockets N]]`;
+                        [--url http://127.0.0.1:PORT --sale ID] [--journey [--think MIN-MAX] [--captchas N] [--journey-sockets N] [--lobby S]]`;
 
 /** What the report compares against (issue 5); informational only. */
 export const TARGETS = { ratio: 0.5, p99Ms: 25, sellOutMs: 1000, drainMs: 2000 };
@@ -98,6 +98,8 @@ export interface BenchOptions {
   captchas: number;
   /** The journey driver's keep-alive sockets: a crowd's browsers each have their own connection. */
   journeySockets: number;
+  /** Seconds the shoppers spend on the page before the opening (--lobby); by default users / 1,000. */
+  lobbyS: number;
 }
 
 export interface BenchResult {
@@ -180,6 +182,7 @@ function parseOptions(argv: string[]): BenchOptions {
       think: { type: 'string', default: '2-6' },
       captchas: { type: 'string', default: '2000' },
       'journey-sockets': { type: 'string', default: '2000' },
+      lobby: { type: 'string', default: 'auto' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -218,6 +221,7 @@ function parseOptions(argv: string[]): BenchOptions {
     thinkMaxMs: think.maxMs,
     captchas: int('captchas', values.captchas, 1, 100_000),
     journeySockets: int('journey-sockets', values['journey-sockets'], 1, 10_000),
+    lobbyS: values.lobby === 'auto' ? journeyLobbyS(users) : int('lobby', values.lobby, 3, 600),
   };
   if (o.connections < o.threads) throw new UsageError('--connections must be at least --threads');
   if (o.url !== undefined) {
@@ -502,7 +506,7 @@ async function startShop(run: Run, journey?: { env: Record<string, string> }): P
   const { o, say, runDir, root } = run;
   const port = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
-  const profileDir = o.profile && !journey ? path.join(runDir, 'profile') : null;
+  const profileDir = o.profile ? path.join(runDir, journey ? 'profile-journey' : 'profile') : null;
   const startedAt = Date.now();
   const appEnv: NodeJS.ProcessEnv = {
     PATH: run.env.PATH,
@@ -628,13 +632,13 @@ async function stopShop(run: Run, profileDir: string | null): Promise<string | u
   const file = readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile')).map((f) => path.join(profileDir, f))[0];
   if (!file) return undefined;
   const text = formatSummary(summariseFile(file), 20);
-  writeFileSync(path.join(runDir, 'profile.txt'), `${text}\n`);
+  writeFileSync(path.join(runDir, `${path.basename(profileDir)}.txt`), `${text}\n`);
   say(`cpu profile: ${file}\n${text}`);
   return file;
 }
 
 /**
- * Time on the sale page before the opening: every shopper loads the sale's state once, about 1,000 a second,
+ * Time on the sale page before the opening (the default of --lobby): every shopper loads the sale's state once, about 1,000 a second,
  * within what the Express route serves on a busy host, so that the page loads are over before the opening
  * (at 2,500 a second they were not, and spilled into it).
  */
@@ -644,7 +648,7 @@ function journeyLobbyS(users: number): number {
 
 /** The longest the journey phase may take: the app's start, the page, the thinking, the order polls, the drain. */
 function journeyBoundS(o: BenchOptions): number {
-  return 120 + journeyLobbyS(o.users) + Math.ceil(o.thinkMaxMs / 1000) + 180;
+  return 120 + o.lobbyS + Math.ceil(o.thinkMaxMs / 1000) + 180;
 }
 
 /** The app's resident memory in MB, from /proc; null when it cannot be read. */
@@ -679,7 +683,7 @@ async function runJourneyPhase(run: Run, p: Prepared): Promise<JourneyMeasured> 
 
   // The app sells the sales it loads at its start, so the sale exists first and opens once the app is
   // expected up (the purchase run's start with room to spare) plus the time on the page.
-  const lobbyS = journeyLobbyS(o.users);
+  const lobbyS = o.lobbyS;
   const startsInMs = Math.round((run.appStartMs ?? 30_000) * 1.5) + 3000 + lobbyS * 1000;
   const saleId = await createSale(run.ds!, runId, o.stock, startsInMs + o.thinkMaxMs + journeyBoundS(o) * 1000, startsInMs);
   const startsAt = (await p.sales.findById(saleId))!.startsAt.getTime();
@@ -693,7 +697,7 @@ async function runJourneyPhase(run: Run, p: Prepared): Promise<JourneyMeasured> 
   for (const [k, v] of Object.entries(JOURNEY_GUARD_DEFAULTS)) env[k] = run.env[k] ?? v;
   for (const k of JOURNEY_PASS_THROUGH) if (run.env[k] !== undefined) env[k] = run.env[k]!;
   say(`journey: sale ${saleId}, ${fmt(o.stock)} units, opens in ${fmt(startsInMs / 1000, 1)} s; a fresh app (${Object.entries(env).filter(([k]) => k !== 'CAPTCHA_POOL_FILE').map(([k, v]) => `${k}=${v}`).join(', ')})`);
-  const { baseUrl } = await startShop(run, { env });
+  const { baseUrl, profileDir } = await startShop(run, { env });
   const readyAt = Date.now();
   if (startsAt - readyAt < 2000) say(`  WARNING: the app was up only ${fmt(startsAt - readyAt)} ms before the opening; shoppers had little time on the page`);
   const state = await saleState(baseUrl, saleId);
@@ -760,7 +764,7 @@ async function runJourneyPhase(run: Run, p: Prepared): Promise<JourneyMeasured> 
   writeFileSync(path.join(dir, 'uncertain.txt'), outcome.uncertain.map((id) => `${id}\n`).join(''));
   say(`journey: done; ${fmt(accepted.length)} accepted; waiting for their orders ...`);
   await drain(run, 0, watch, accepted.length);
-  await stopShop(run, null);
+  await stopShop(run, profileDir);
   const report = await new AuditService(p.sales, p.orders).audit({ saleId, accepted, uncertain: outcome.uncertain });
   return {
     outcome,

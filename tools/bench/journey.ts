@@ -270,26 +270,37 @@ export async function runJourney(plan: JourneyPlan, cookies: string[], answers: 
     // The page's countdown presses at the opening by its own clock, which is off by up to a quarter second.
     if (!(await wait(startsAt - offset + between(-250, 250) - Date.now()))) return end('UNFINISHED');
 
+    /** The key: the same small answer for everyone; too early is asked again every 250 ms. */
+    async function open(box: string): Promise<Reply | 'unfinished' | null> {
+      for (let early = 0, busy = 0; ; ) {
+        const r = await call('key', 'GET', `/api/sales/${plan.saleId}/key`, cookie);
+        if (r.status === 200) return { ...r, body: unseal(box, String(r.body.key)) };
+        if (r.code === 'NOT_STARTED' && early++ < MAX_NOT_STARTED) {
+          if (!(await wait(250))) return 'unfinished';
+        } else if (RETRY.has(r.code) && busy++ < MAX_RETRIES) {
+          if (!(await wait(r.retryAfterMs || 1000))) return 'unfinished';
+        } else return null;
+      }
+    }
+
     for (let round = 0; round < MAX_CHALLENGES; round += 1) {
       let challenge: Reply | null = null;
       if (round === 0 && sealed !== null) {
-        // The key: the same small answer for everyone; too early is asked again every 250 ms.
-        for (let early = 0, busy = 0; challenge === null; ) {
-          const r = await call('key', 'GET', `/api/sales/${plan.saleId}/key`, cookie);
-          if (r.status === 200) {
-            challenge = { ...r, body: unseal(sealed, String(r.body.key)) };
-            openedSealed += 1;
-          } else if (r.code === 'NOT_STARTED' && early++ < MAX_NOT_STARTED) {
-            if (!(await wait(250))) return end('UNFINISHED');
-          } else if (RETRY.has(r.code) && busy++ < MAX_RETRIES) {
-            if (!(await wait(r.retryAfterMs || 1000))) return end('UNFINISHED');
-          } else break;
-        }
+        const opened = await open(sealed);
+        if (opened === 'unfinished') return end('UNFINISHED');
+        if (opened) openedSealed += 1;
+        challenge = opened;
       }
-      // The challenge: too early is retried every 250 ms as the page does, a busy shop after Retry-After.
+      // The challenge: too early is retried every 250 ms as the page does, a busy shop after Retry-After;
+      // asked a moment before the opening by the shop's clock, it comes sealed and the key opens it.
       for (let early = 0, busy = 0; challenge === null; ) {
         const r = await call('challenge', 'POST', `/api/sales/${plan.saleId}/challenge`, cookie);
-        if (r.status === 200) challenge = r;
+        if (r.status === 200 && typeof r.body.sealed === 'string') {
+          const opened = await open(r.body.sealed);
+          if (opened === 'unfinished') return end('UNFINISHED');
+          if (opened === null) return end('KEY_REFUSED');
+          challenge = opened;
+        } else if (r.status === 200) challenge = r;
         else if (r.code === 'NOT_STARTED' && early++ < MAX_NOT_STARTED) {
           if (!(await wait(250))) return end('UNFINISHED');
         } else if (RETRY.has(r.code) && busy++ < MAX_RETRIES) {
