@@ -84,8 +84,17 @@ describe('when the purchase request gets each refusal code', () => {
       const said = await buyThroughPage(page);
       expect(said).toMatch(WORDS[code]);
       expect(said).not.toMatch(/something went wrong/i);
-      // Each attempt locks the button, whatever the answer.
+      // Each attempt locks the button: for the full 10 s when the shop counted the try, for a short pause
+      // (or the Retry-After asked) when a gate before the count refused it.
       expect(await page.locator('#buy').isDisabled()).toBe(true);
+      const free = ['BUSY', 'OVERLOADED', 'STARTING', 'STOPPING', 'IP_RATE_LIMITED', 'CROSS_SITE', 'NOT_LOGGED_IN'].includes(code);
+      const expected = Math.max(free ? 2 : 10, r.retryAfterSeconds ?? 0);
+      const lockText = (await page.locator('#lock').innerText()).trim();
+      if (lockText) {
+        const left = Number(/in (\d+) s/.exec(lockText)?.[1]);
+        expect(left).toBeLessThanOrEqual(expected);
+        expect(left).toBeGreaterThanOrEqual(expected - 1);
+      } else expect(['SOLD_OUT', 'SALE_ENDED', 'ALREADY_BOUGHT', 'SALE_NOT_FOUND']).toContain(code);
     } finally {
       await page.unroute('**/api/sales/*/buy/*');
     }
