@@ -5,23 +5,26 @@
 // test/unit/purchasePath.test.ts fails if it ever stops holding.
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
-import type { Config } from './config/loadConfig';
+import type { AbuseRules, Config } from './config/loadConfig';
 import { httpRequestReader, PurchaseController } from './controllers/PurchaseController';
 import { clientIpFunction } from './lib/clientIp';
 import { CookieCipher } from './lib/CookieCipher';
 import { FixedWindowCounter } from './lib/FixedWindowCounter';
+import { originCheck } from './lib/originCheck';
 import { TokenBucket } from './lib/TokenBucket';
 import { MemoryOrderQueue } from './queue/MemoryOrderQueue';
 import type { OrderQueue } from './queue/OrderQueue';
 import { RabbitOrderQueue } from './queue/RabbitOrderQueue';
 import type { BlacklistRepository } from './repositories/BlacklistRepository';
 import type { UserRepository } from './repositories/UserRepository';
+import { AbuseMonitor } from './services/AbuseMonitor';
 import { AccountService } from './services/AccountService';
 import { BlacklistService } from './services/BlacklistService';
 import type { CaptchaService } from './services/CaptchaService';
 import { OrderTracker } from './services/OrderTracker';
 import { PurchaseFunnel } from './services/PurchaseFunnel';
 import { MemoryInventory, SaleBook } from './services/SaleBook';
+import { StoredSessionGenerations } from './services/SessionGenerations';
 import { TicketService } from './services/TicketService';
 import { MemoryUserGate } from './services/UserGate';
 
@@ -35,6 +38,11 @@ export interface PurchasePathSettings {
   ipLimit: number;
   ipWindowMs: number;
   trustProxy: boolean | number;
+  /** The login cookie's name, and whether the site is served over https (for the Origin check). */
+  sessionCookie: string;
+  secure: boolean;
+  /** The automatic blacklist's rules (off in the rehearsal's copy, which must never write one). */
+  abuse: AbuseRules;
 }
 
 /** The shop's purchase path settings, from its configuration. */
@@ -48,6 +56,9 @@ export function purchasePathSettings(config: Config): PurchasePathSettings {
     ipLimit: config.purchase.ipLimit,
     ipWindowMs: config.purchase.ipWindowMs,
     trustProxy: config.trustProxy,
+    sessionCookie: config.cookies.session,
+    secure: config.cookies.secure,
+    abuse: config.abuse,
   };
 }
 
@@ -67,19 +78,21 @@ export type PurchasePath = ReturnType<typeof buildPurchasePath>;
 export function buildPurchasePath(s: PurchasePathSettings, p: PurchasePathParts) {
   const book = new SaleBook(new MemoryInventory());
   const tickets = new TicketService(s.keys[0]);
-  const accounts = new AccountService(p.users, new CookieCipher(s.keys), s.sessionTtlMs);
-  const blacklist = new BlacklistService(p.blacklist);
+  const generations = new StoredSessionGenerations(p.users, s.sessionTtlMs);
+  const accounts = new AccountService(p.users, new CookieCipher(s.keys), s.sessionTtlMs, generations);
+  const blacklist = new BlacklistService(p.blacklist, p.log);
+  const abuse = new AbuseMonitor(s.abuse, blacklist, p.log);
   const tracker = new OrderTracker();
   const guards = {
     overloaded: p.overloaded,
     bucket: new TokenBucket(s.bucketPerSecond, s.bucketCapacity),
     perIp: new FixedWindowCounter(s.ipLimit, s.ipWindowMs),
   };
-  const reader = httpRequestReader(clientIpFunction(s.trustProxy));
+  const reader = httpRequestReader(clientIpFunction(s.trustProxy), s.sessionCookie, originCheck(s));
   const gate = new MemoryUserGate(s.userIntervalMs);
-  const funnel = new PurchaseFunnel<IncomingMessage>(reader, guards, book, accounts, blacklist, gate, tickets, p.captchas, p.queue, tracker, p.log);
+  const funnel = new PurchaseFunnel<IncomingMessage>(reader, guards, book, accounts, blacklist, gate, tickets, p.captchas, p.queue, tracker, abuse, p.log);
   const controller = new PurchaseController(funnel);
-  return { book, tickets, accounts, blacklist, tracker, funnel, controller, queue: p.queue };
+  return { book, tickets, generations, accounts, blacklist, abuse, tracker, funnel, controller, queue: p.queue };
 }
 
 /**
@@ -104,5 +117,6 @@ export function rehearsalSettings(shop: PurchasePathSettings, key: Buffer): Purc
     bucketPerSecond: 1_000_000,
     bucketCapacity: 1_000_000,
     ipLimit: 1_000_000_000,
+    abuse: { ...shop.abuse, captchaWrong: 0, tooFast: 0, ipCaptchaWrong: 0, ipTooFast: 0 },
   };
 }

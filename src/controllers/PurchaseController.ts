@@ -4,7 +4,7 @@
 // are in the URL, the ticket in a header, the shopper in the login cookie.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Refusal } from '../errors';
-import { sameOrigin } from '../middleware/csrf';
+import type { OriginRequest } from '../lib/originCheck';
 import type { Challenge, PurchaseFunnel, PurchaseResult, RequestReader } from '../services/PurchaseFunnel';
 
 /**
@@ -12,7 +12,6 @@ import type { Challenge, PurchaseFunnel, PurchaseResult, RequestReader } from '.
  * `/api/sales/:id/challenge/wait` (its path and the check without a picture).
  */
 const ROUTE = /^\/api\/sales\/(\d{1,9})\/(?:buy\/([\w-]{1,64})|challenge(\/wait)?)$/;
-const SESSION = /(?:^|;\s*)sid=([^;]+)/;
 
 /** A ready answer: its status, its header list and its body, built once and sent as they are. */
 interface Canned {
@@ -72,15 +71,23 @@ export class PurchaseController {
   };
 }
 
-/** How the funnel reads a node:http request, under the configured proxy trust for the client's address. */
-export function httpRequestReader(clientIp: (req: IncomingMessage) => string): RequestReader<IncomingMessage> {
+/**
+ * How the funnel reads a node:http request: the client's address under the configured proxy trust, the
+ * login cookie by its configured name, and the shop's Origin check.
+ */
+export function httpRequestReader(
+  clientIp: (req: IncomingMessage) => string,
+  sessionCookie: string,
+  sameSite: (req: OriginRequest) => boolean,
+): RequestReader<IncomingMessage> {
+  const session = new RegExp(`(?:^|;\\s*)${sessionCookie.replace(/[^\w]/g, '\\$&')}=([^;]+)`);
   return {
     clientIp,
     // A cross-site page cannot set the ticket header without a CORS preflight we never grant; this refuses the rest.
-    isSameSite: sameOrigin,
+    isSameSite: sameSite,
     sessionToken(req) {
       const cookie = req.headers.cookie;
-      const token = cookie ? SESSION.exec(cookie)?.[1] : undefined;
+      const token = cookie ? session.exec(cookie)?.[1] : undefined;
       return token ? cookieValue(token) : undefined;
     },
     ticket(req) {
