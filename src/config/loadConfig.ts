@@ -17,6 +17,8 @@ export interface Config {
   writerHoldMs: number;
   cookieKeys: Buffer[];
   cookieKeysGenerated: boolean;
+  /** Where the development key is kept (keepDevelopmentKey), when it is. */
+  cookieKeyFile: string | null;
   sessionTtlMs: number;
   /** The shop's cookies: Secure (the shop is served over https) and their names (`__Host-` when Secure). */
   cookies: CookieSettings;
@@ -210,6 +212,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv): Config {
     writerHoldMs: e.WRITER_HOLD_MS,
     cookieKeys: cookieKeys.length > 0 ? cookieKeys : [randomBytes(16)],
     cookieKeysGenerated: cookieKeys.length === 0,
+    cookieKeyFile: null,
     sessionTtlMs: e.SESSION_TTL_HOURS * 3600_000,
     // Production runs behind TLS: its cookies never travel in the clear unless turned off on purpose.
     cookies: Object.freeze(cookieSettings(e.COOKIE_SECURE ? e.COOKIE_SECURE === 'true' : e.NODE_ENV === 'production')),
