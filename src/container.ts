@@ -74,7 +74,7 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
   const captchaPool = new CaptchaPool(captchaRenderer(config, log, overrides), config.captcha.poolSize, log);
   const captchas = new CaptchaService(captchaPool, config.captcha.waitMs);
   const path = buildPurchasePath(pathSettings, { users: repos.users, blacklist: repos.blacklist, queue, captchas, overloaded: lag.overloaded, log });
-  const { book, tracker, tickets, generations, accounts, blacklist, funnel } = path;
+  const { book, tracker, tickets, generations, accounts, blacklist, abuse, funnel } = path;
   const proofs = new ProofOfWork(config.cookieKeys[0], config.powCost);
   const logins = new LoginGuard(accounts, proofs, config.login);
   const catalog = new CatalogService(repos.products, repos.sales, book);
@@ -106,7 +106,7 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
 
   const controllers = {
     users: new UserController(accounts, logins, proofs, config.sessionTtlMs, config.cookies),
-    sales: new SaleController(catalog, book, captchas, tickets),
+    sales: new SaleController(catalog, book, captchas, tickets, abuse),
     orders: new OrderController(orders, catalog),
     admin: new AdminController(catalog, orders, blacklist, accounts),
     health: new HealthController(repos.health, queue, funnel, writer),

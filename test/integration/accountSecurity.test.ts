@@ -436,6 +436,20 @@ describe.each(testDatabases())('accounts under attack on %s', (database) => {
       await waitForOrders(app.t.c);
     });
 
+    it('when the wrong answers go to the older ticket route, then they count the same', async () => {
+      const s = await shopper('ticket_bot');
+      const b = await browserAt(app.t.app, OWNER, { name: 'sid', value: s.cookie.slice('sid='.length) });
+      const { captchaId: id } = (await b.post(`/api/sales/${saleId}/captcha`).send({})).body as { captchaId: string };
+      const answers = [];
+      for (let i = 0; i < 3; i++) answers.push((await b.post(`/api/sales/${saleId}/ticket`).send({ captchaId: id, answer: `wrong${i}` })).body.code);
+
+      const next = await buy(app.base, app.t.c, saleId, s);
+
+      expect(answers).toEqual(['CAPTCHA_WRONG', 'CAPTCHA_WRONG', 'CAPTCHA_WRONG']);
+      expect(next).toMatchObject({ status: 403, code: 'BLOCKED' });
+      await waitUntil('the automatic entry stored', async () => (await entryFor(s.id)) !== undefined);
+    });
+
     it('when a shopper collects M TOO_FAST refusals within the window, then the shopper is blacklisted by itself and refused with BLOCKED', async () => {
       const s = await shopper('hammering_bot');
       const first = await buy(app.base, app.t.c, saleId, s, { path: 'AAAAAAAAAAAAAAAA' }); // takes the interval
