@@ -11,6 +11,7 @@ import { withLayout } from './middleware/layout';
 import { errorHandler, notFound } from './middleware/errorHandler';
 import { pageBucket } from './middleware/rateLimits';
 import { requestLogger } from './middleware/requestLogger';
+import { originCheck } from './lib/originCheck';
 import { TokenBucket } from './lib/TokenBucket';
 import { publicRoutes, routes } from './routes';
 
@@ -33,7 +34,8 @@ export function createExpressApp(c: Container): express.Express {
       contentSecurityPolicy: {
         directives: { 'img-src': ["'self'", 'data:'], 'upgrade-insecure-requests': null },
       },
-      strictTransportSecurity: false,
+      // In production only, and configurable: a development shop on http://localhost must not pin https.
+      strictTransportSecurity: c.config.hstsMaxAge > 0 ? { maxAge: c.config.hstsMaxAge } : false,
       // no-referrer makes Chromium send "Origin: null" on same-origin POSTs, which the CSRF check refuses.
       referrerPolicy: { policy: 'same-origin' },
     }),
@@ -41,6 +43,7 @@ export function createExpressApp(c: Container): express.Express {
   app.use(requestLogger(c.log));
   app.use(withLayout);
   app.use(express.static(path.join(ROOT, 'public'), { maxAge: '1h', index: false, dotfiles: 'deny' }));
+  app.use('/vendor/altcha', altchaSolver());
   app.use(pageBucket(new TokenBucket(c.config.pages.bucketPerSecond, c.config.pages.bucketCapacity)));
   app.use((req, res, next) => {
     res.locals.path = req.path;
@@ -52,12 +55,23 @@ export function createExpressApp(c: Container): express.Express {
   app.use(cookieParser());
   app.use(express.urlencoded({ extended: false, limit: '16kb' }));
   app.use(express.json({ limit: '16kb' }));
-  app.use(loadSession(c.services.accounts));
-  app.use(csrfProtection());
+  app.use(loadSession(c.services.accounts, c.config.cookies.session));
+  app.use(csrfProtection(c.config.cookies, originCheck({ secure: c.config.cookies.secure, trustProxy: c.config.trustProxy })));
   app.use(routes(c));
   app.use(notFound);
   app.use(errorHandler(c.log));
   return app;
+}
+
+/**
+ * The browser half of the proof-of-work: altcha-lib's own solver, served as the ES modules it ships (they
+ * use only Web Crypto), so the page's script solves what the server's half checks. Only these files.
+ */
+function altchaSolver(): express.RequestHandler {
+  const dir = path.join(path.dirname(require.resolve('altcha-lib')), '../../esm/v2');
+  const files = new Set(['/pow.js', '/helpers.js', '/types.js', '/algorithms/web/sha.js']);
+  const serve = express.static(dir, { maxAge: '1h', index: false });
+  return (req, res, next) => (files.has(req.path) ? serve(req, res, next) : next());
 }
 
 /** The request handler for node:http (or supertest): purchases take the lean path, the rest goes to Express. */

@@ -5,17 +5,19 @@
 // test/unit/purchasePath.test.ts fails if it ever stops holding.
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
-import type { Config } from './config/loadConfig';
+import type { AbuseRules, Config } from './config/loadConfig';
 import { httpRequestReader, PurchaseController } from './controllers/PurchaseController';
 import { clientIpFunction } from './lib/clientIp';
 import { CookieCipher } from './lib/CookieCipher';
 import { FixedWindowCounter } from './lib/FixedWindowCounter';
+import { originCheck } from './lib/originCheck';
 import { TokenBucket } from './lib/TokenBucket';
 import { MemoryOrderQueue } from './queue/MemoryOrderQueue';
 import type { OrderQueue } from './queue/OrderQueue';
 import { RabbitOrderQueue } from './queue/RabbitOrderQueue';
 import type { BlacklistRepository } from './repositories/BlacklistRepository';
 import type { UserRepository } from './repositories/UserRepository';
+import { AbuseMonitor } from './services/AbuseMonitor';
 import { AccountService } from './services/AccountService';
 import { BlacklistService } from './services/BlacklistService';
 import type { CaptchaService } from './services/CaptchaService';
@@ -23,6 +25,7 @@ import { ChallengeSeal } from './services/ChallengeSeal';
 import { OrderTracker } from './services/OrderTracker';
 import { PurchaseFunnel } from './services/PurchaseFunnel';
 import { MemoryInventory, SaleBook } from './services/SaleBook';
+import { StoredSessionGenerations } from './services/SessionGenerations';
 import { TicketService } from './services/TicketService';
 import { MemoryUserGate } from './services/UserGate';
 
@@ -38,6 +41,11 @@ export interface PurchasePathSettings {
   trustProxy: boolean | number;
   /** How long before an opening the challenges are handed out sealed (0: only from the opening on). */
   sealLeadMs: number;
+  /** The login cookie's name, and whether the site is served over https (for the Origin check). */
+  sessionCookie: string;
+  secure: boolean;
+  /** The automatic blacklist's rules (off in the rehearsal's copy, which must never write one). */
+  abuse: AbuseRules;
 }
 
 /** The shop's purchase path settings, from its configuration. */
@@ -52,6 +60,9 @@ export function purchasePathSettings(config: Config): PurchasePathSettings {
     ipWindowMs: config.purchase.ipWindowMs,
     trustProxy: config.trustProxy,
     sealLeadMs: config.captcha.sealLeadMs,
+    sessionCookie: config.cookies.session,
+    secure: config.cookies.secure,
+    abuse: config.abuse,
   };
 }
 
@@ -71,20 +82,22 @@ export type PurchasePath = ReturnType<typeof buildPurchasePath>;
 export function buildPurchasePath(s: PurchasePathSettings, p: PurchasePathParts) {
   const book = new SaleBook(new MemoryInventory());
   const tickets = new TicketService(s.keys[0]);
-  const accounts = new AccountService(p.users, new CookieCipher(s.keys), s.sessionTtlMs);
-  const blacklist = new BlacklistService(p.blacklist);
+  const generations = new StoredSessionGenerations(p.users, s.sessionTtlMs);
+  const accounts = new AccountService(p.users, new CookieCipher(s.keys), s.sessionTtlMs, generations);
+  const blacklist = new BlacklistService(p.blacklist, p.log);
+  const abuse = new AbuseMonitor(s.abuse, blacklist, p.log);
   const tracker = new OrderTracker();
   const guards = {
     overloaded: p.overloaded,
     bucket: new TokenBucket(s.bucketPerSecond, s.bucketCapacity),
     perIp: new FixedWindowCounter(s.ipLimit, s.ipWindowMs),
   };
-  const reader = httpRequestReader(clientIpFunction(s.trustProxy));
+  const reader = httpRequestReader(clientIpFunction(s.trustProxy), s.sessionCookie, originCheck(s));
   const gate = new MemoryUserGate(s.userIntervalMs);
   const seal = new ChallengeSeal(s.keys[0], s.sealLeadMs);
-  const funnel = new PurchaseFunnel<IncomingMessage>(reader, guards, book, accounts, blacklist, gate, tickets, p.captchas, seal, p.queue, tracker, p.log);
+  const funnel = new PurchaseFunnel<IncomingMessage>(reader, guards, book, accounts, blacklist, gate, tickets, p.captchas, seal, p.queue, tracker, abuse, p.log);
   const controller = new PurchaseController(funnel, { read: reader, accounts, tracker });
-  return { book, tickets, accounts, blacklist, tracker, funnel, controller, queue: p.queue };
+  return { book, tickets, generations, accounts, blacklist, abuse, tracker, funnel, controller, queue: p.queue };
 }
 
 /**
@@ -109,5 +122,6 @@ export function rehearsalSettings(shop: PurchasePathSettings, key: Buffer): Purc
     bucketPerSecond: 1_000_000,
     bucketCapacity: 1_000_000,
     ipLimit: 1_000_000_000,
+    abuse: { ...shop.abuse, captchaWrong: 0, tooFast: 0, ipCaptchaWrong: 0, ipTooFast: 0 },
   };
 }

@@ -35,7 +35,9 @@ import {
 import { CaptchaService } from './services/CaptchaService';
 import { CatalogService } from './services/CatalogService';
 import { DemoSeeder } from './services/DemoSeeder';
+import { LoginGuard } from './services/LoginGuard';
 import { OrderService } from './services/OrderService';
+import { ProofOfWork } from './services/ProofOfWork';
 import { RecoveryService } from './services/RecoveryService';
 
 export interface Overrides {
@@ -72,7 +74,9 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
   const captchaPool = new CaptchaPool(captchaRenderer(config, log, overrides), config.captcha.poolSize, log);
   const captchas = new CaptchaService(captchaPool, config.captcha.waitMs);
   const path = buildPurchasePath(pathSettings, { users: repos.users, blacklist: repos.blacklist, queue, captchas, overloaded: lag.overloaded, log });
-  const { book, tracker, tickets, accounts, blacklist, funnel } = path;
+  const { book, tracker, tickets, generations, accounts, blacklist, abuse, funnel } = path;
+  const proofs = new ProofOfWork(config.cookieKeys[0], config.powCost);
+  const logins = new LoginGuard(accounts, proofs, config.login);
   const catalog = new CatalogService(repos.products, repos.sales, book);
   const orders = new OrderService(repos.orders, tracker);
   // Only a broker's queue holds orders safely while the writer waits: the in-process one loses them in a crash.
@@ -98,11 +102,11 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
         );
   const recovery = new RecoveryService(queue, writer, repos.sales, repos.orders, book, blacklist, log);
 
-  const services = { accounts, blacklist, catalog, orders, funnel, captchas, tickets, tracker, book, recovery, captchaPool };
+  const services = { accounts, generations, logins, proofs, blacklist, catalog, orders, funnel, captchas, tickets, tracker, book, recovery, captchaPool };
 
   const controllers = {
-    users: new UserController(accounts, config.sessionTtlMs),
-    sales: new SaleController(catalog, book, captchas, tickets),
+    users: new UserController(accounts, logins, proofs, config.sessionTtlMs, config.cookies),
+    sales: new SaleController(catalog, book, captchas, tickets, abuse),
     orders: new OrderController(orders, catalog),
     admin: new AdminController(catalog, orders, blacklist, accounts),
     health: new HealthController(repos.health, queue, funnel, writer),
@@ -148,6 +152,8 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
     if (!dataSource.isInitialized) await dataSource.initialize();
     const ran = await dataSource.runMigrations({ transaction: 'each' });
     if (ran.length > 0) log.info({ migrations: ran.map((m) => m.name) }, 'migrations applied');
+    // Before anything is served: a cookie revoked before a restart stays revoked after it.
+    await generations.load();
     if (config.admin) await accounts.ensureAdmin(config.admin.userName, config.admin.password);
     if (config.demo) {
       const demoSale = await new DemoSeeder(catalog).seedIfEmpty();

@@ -99,6 +99,16 @@ export const REFUSALS = {
   TICKET_EXPIRED: refusal(403, 'TICKET_EXPIRED', 'The captcha has expired; solve a new one.'),
   ALREADY_BOUGHT: refusal(409, 'ALREADY_BOUGHT', 'You have already bought in this sale.'),
   QUEUE_UNAVAILABLE: refusal(503, 'QUEUE_UNAVAILABLE', 'We could not take your order right now; try again.', 2),
+  BAD_CREDENTIALS: refusal(401, 'BAD_CREDENTIALS', 'Wrong user name or password.'),
+  TOO_MANY_LOGINS: refusal(429, 'TOO_MANY_LOGINS', 'Too many failed logins from your network; wait a little.'),
+  TOO_MANY_LOGINS_ACCOUNT: refusal(429, 'TOO_MANY_LOGINS', 'Too many failed logins for this account from your network; wait a little.'),
+  LOGIN_CHALLENGE: refusal(
+    401,
+    'LOGIN_CHALLENGE',
+    'Many wrong passwords were tried on this account, so your browser does a short check first; enter your password again.',
+  ),
+  CHALLENGE_REQUIRED: refusal(400, 'CHALLENGE_REQUIRED', 'Your browser has not finished its short check yet (it needs JavaScript); send the form again.'),
+  CHALLENGE_INVALID: refusal(400, 'CHALLENGE_INVALID', 'The browser check was not valid or has expired; send the form again.'),
 } as const;
 
 /** A refusal of the table above as an error, for the Express routes (the one error handler answers it). */

@@ -3,7 +3,7 @@
 import { Router } from 'express';
 import type { Container } from './container';
 import { requireAdmin, requireLogin } from './middleware/auth';
-import { ipLimit, loginLimits } from './middleware/rateLimits';
+import { ipLimit } from './middleware/rateLimits';
 
 /**
  * Pages that are the same for every visitor, served before the session and CSRF middleware so that they
@@ -32,8 +32,11 @@ export function routes(c: Container): Router {
   r.get('/user/register', users.registerForm);
   r.post('/user/register', ipLimit(20, 600_000), users.register);
   r.get('/user/login', users.loginForm);
-  r.post('/user/login', ...loginLimits(30, 10, 600_000), users.login);
+  r.post('/user/login', users.login);
   r.post('/user/logout', users.logout);
+  r.get('/user/account', requireLogin, users.account);
+  r.post('/user/password', requireLogin, users.changePassword);
+  r.post('/user/delete', requireLogin, users.deleteAccount);
 
   r.get('/orders', requireLogin, orders.mine);
   r.get('/api/orders/:requestId', requireLogin, orders.status);

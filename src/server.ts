@@ -1,15 +1,18 @@
 // Entry point: reads the environment, starts the app on a port, and shuts down gracefully on SIGTERM.
 import 'reflect-metadata';
 import http from 'node:http';
+import { keepDevelopmentKey } from './config/developmentKey';
 import { ConfigError, loadConfig } from './config/loadConfig';
 import { buildContainer } from './container';
 import { createApp } from './app';
 
 export async function startWebServer(env: NodeJS.ProcessEnv = process.env) {
-  const config = loadConfig(env);
+  const config = keepDevelopmentKey(loadConfig(env));
   const c = buildContainer(config);
-  if (config.cookieKeysGenerated) {
-    c.log.warn('COOKIE_KEYS not set: using a random development key; logins end when the process restarts');
+  if (config.cookieKeyFile) {
+    c.log.warn({ file: config.cookieKeyFile }, 'COOKIE_KEYS not set: using the development key kept beside the database');
+  } else if (config.cookieKeysGenerated) {
+    c.log.warn('COOKIE_KEYS not set: using a random key; logins end when the process restarts');
   }
   await c.start();
   const handler = createApp(c);

@@ -52,6 +52,10 @@ const GUARD_DEFAULTS: Record<string, string> = {
   // spare, so that it is on but never binding.
   PURCHASE_BUCKET_PER_SECOND: '100000',
   PURCHASE_BUCKET_CAPACITY: '10000',
+  // The bench's shoppers retry after every refusal, as a script would, so the automatic blacklist would
+  // block them all within a minute: raised so that its counting is on but never binding.
+  ABUSE_TOO_FAST: '1000000000',
+  ABUSE_CAPTCHA_WRONG: '1000000000',
 };
 /**
  * The journey's app also serves the sale state and order status through Express, behind the page bucket: raised
@@ -280,6 +284,7 @@ interface Run {
   database: DatabaseConfig;
   keysRaw: string;
   cookieKeys: Buffer[];
+  cookieName: string;
   guards: Record<string, string>;
   ds: DataSource | null;
   app: Child | null;
@@ -396,6 +401,8 @@ function planRun(o: BenchOptions, env: NodeJS.ProcessEnv, say: (line: string) =>
     database: loadConfig({ DATABASE_URL: databaseUrl, NODE_ENV: 'development' }).database,
     keysRaw,
     cookieKeys: loadConfig({ DATABASE_URL: databaseUrl, COOKIE_KEYS: keysRaw }).cookieKeys,
+    // The app runs in production (startShop): its login cookie has the production name.
+    cookieName: loadConfig({ NODE_ENV: 'production', COOKIE_KEYS: keysRaw }).cookies.session,
     guards,
     ds: null,
     app: null,
@@ -461,7 +468,7 @@ async function prepare(run: Run, ds: DataSource): Promise<Prepared> {
   say(`prepared sale ${saleId} (${fmt(stockAtStart)} left) and ${fmt(o.users)} shoppers with cookies and ${o.tickets} tickets each in ${fmt((Date.now() - t) / 1000, 1)} s`);
 
   const script = path.join(run.root, 'tools', 'bench', 'purchase.lua');
-  const wrkRun = { threads: o.threads, connections: o.connections, durationS: o.duration, timeoutS: o.timeout, script, dataFile, tickets: o.tickets };
+  const wrkRun = { threads: o.threads, connections: o.connections, durationS: o.duration, timeoutS: o.timeout, script, dataFile, tickets: o.tickets, cookieName: run.cookieName };
   return { sales, orders, saleId, stockAtStart, ordersBefore, wrkRun, warmup, cookies, validMs };
 }
 
@@ -727,6 +734,7 @@ async function runJourneyPhase(run: Run, p: Prepared): Promise<JourneyMeasured> 
     sockets: o.journeySockets,
     deadlineAt: startsAt + o.thinkMaxMs + 120_000,
     resultFile: path.join(dir, 'outcome.json'),
+    cookieName: loadConfig(env).cookies.session,
   };
   const planFile = path.join(dir, 'plan.json');
   writeFileSync(planFile, `${JSON.stringify(plan, null, 2)}\n`);

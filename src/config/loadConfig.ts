@@ -17,7 +17,19 @@ export interface Config {
   writerHoldMs: number;
   cookieKeys: Buffer[];
   cookieKeysGenerated: boolean;
+  /** Where the development key is kept (keepDevelopmentKey), when it is. */
+  cookieKeyFile: string | null;
   sessionTtlMs: number;
+  /** The shop's cookies: Secure (the shop is served over https) and their names (`__Host-` when Secure). */
+  cookies: CookieSettings;
+  /** Strict-Transport-Security max-age in seconds, sent in production; 0: not sent. */
+  hstsMaxAge: number;
+  /** Login limits: failures per address, per account and address, and per account before a challenge. */
+  login: { windowMs: number; ipFails: number; accountIpFails: number; challengeAfter: number };
+  /** Proof-of-work: the solver's expected work is half this many SHA-256 hashes. */
+  powCost: number;
+  /** Automatic blacklist: refusals within a window that block a shopper (or an address) for a while; 0 turns a rule off. */
+  abuse: AbuseRules;
   trustProxy: boolean | number;
   admin: { userName: string; password: string } | null;
   logLevel: string;
@@ -45,6 +57,31 @@ export interface Config {
     /** How long before an opening the challenge is handed out sealed (CHALLENGE_SEAL_SECONDS, in ms). */
     sealLeadMs: number;
   };
+}
+
+export interface CookieSettings {
+  secure: boolean;
+  session: string;
+  csrf: string;
+}
+
+export interface AbuseRules {
+  windowMs: number;
+  blockMs: number;
+  /** Per shopper: wrong captcha answers, TOO_FAST refusals. */
+  captchaWrong: number;
+  tooFast: number;
+  /** Per address, summed over its shoppers. */
+  ipCaptchaWrong: number;
+  ipTooFast: number;
+}
+
+/**
+ * The cookies' names: with Secure, the `__Host-` prefix, which browsers accept only from a secure page,
+ * for the whole site and for this host alone, so that no sibling subdomain or plain-http page can plant one.
+ */
+export function cookieSettings(secure: boolean): CookieSettings {
+  return secure ? { secure, session: '__Host-sid', csrf: '__Host-csrf' } : { secure, session: 'sid', csrf: 'csrf' };
 }
 
 export class ConfigError extends Error {
@@ -78,6 +115,19 @@ const schema = z.object({
   WRITER_HOLD_MS: int(1000).pipe(z.number().max(10_000)),
   COOKIE_KEYS: z.string().optional(),
   SESSION_TTL_HOURS: int(24, 1),
+  COOKIE_SECURE: z.enum(['true', 'false']).optional(),
+  HSTS_MAX_AGE: int(31_536_000).pipe(z.number().max(63_072_000)),
+  LOGIN_WINDOW_MS: int(600_000, 1000),
+  LOGIN_IP_FAILS: int(30, 1),
+  LOGIN_ACCOUNT_IP_FAILS: int(10, 1),
+  LOGIN_CHALLENGE_AFTER: int(20, 1),
+  POW_COST: int(50_000, 1).pipe(z.number().max(10_000_000)),
+  ABUSE_WINDOW_MS: int(60_000, 1000),
+  ABUSE_BLOCK_MINUTES: int(60, 1),
+  ABUSE_CAPTCHA_WRONG: int(10),
+  ABUSE_TOO_FAST: int(20),
+  ABUSE_IP_CAPTCHA_WRONG: int(0),
+  ABUSE_IP_TOO_FAST: int(0),
   TRUST_PROXY: z
     .string()
     .default('false')
@@ -165,7 +215,26 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv): Config {
     writerHoldMs: e.WRITER_HOLD_MS,
     cookieKeys: cookieKeys.length > 0 ? cookieKeys : [randomBytes(16)],
     cookieKeysGenerated: cookieKeys.length === 0,
+    cookieKeyFile: null,
     sessionTtlMs: e.SESSION_TTL_HOURS * 3600_000,
+    // Production runs behind TLS: its cookies never travel in the clear unless turned off on purpose.
+    cookies: Object.freeze(cookieSettings(e.COOKIE_SECURE ? e.COOKIE_SECURE === 'true' : e.NODE_ENV === 'production')),
+    hstsMaxAge: e.NODE_ENV === 'production' ? e.HSTS_MAX_AGE : 0,
+    login: Object.freeze({
+      windowMs: e.LOGIN_WINDOW_MS,
+      ipFails: e.LOGIN_IP_FAILS,
+      accountIpFails: e.LOGIN_ACCOUNT_IP_FAILS,
+      challengeAfter: e.LOGIN_CHALLENGE_AFTER,
+    }),
+    powCost: e.POW_COST,
+    abuse: Object.freeze({
+      windowMs: e.ABUSE_WINDOW_MS,
+      blockMs: e.ABUSE_BLOCK_MINUTES * 60_000,
+      captchaWrong: e.ABUSE_CAPTCHA_WRONG,
+      tooFast: e.ABUSE_TOO_FAST,
+      ipCaptchaWrong: e.ABUSE_IP_CAPTCHA_WRONG,
+      ipTooFast: e.ABUSE_IP_TOO_FAST,
+    }),
     trustProxy,
     admin:
       e.ADMIN_USER && e.ADMIN_PASSWORD

@@ -11,10 +11,11 @@ import type { OrderService } from '../services/OrderService';
 import { blacklistSchema, productSchema, saleSchema, toDollarsInput, toUtcInput } from './adminSchemas';
 import { parseForm, parseId } from './validation';
 
-/** How the blacklist form turns a user name into an id; AccountService fits. */
+/** How the blacklist form turns a user name into an id, and ends a blocked user's logins; AccountService fits. */
 export interface UserLookup {
   findByUserName(userName: string): Promise<PublicUser | null>;
   findUser(id: number): Promise<PublicUser | null>;
+  revokeSessions(userId: number): Promise<void>;
 }
 
 type Product = Awaited<ReturnType<CatalogService['listProducts']>>[number];
@@ -211,6 +212,8 @@ export class AdminController {
       userId = found;
     }
     const id = await this.blacklist.add({ userId, ip: input.ip, reason: input.reason, until: input.until });
+    // A user blocked by hand may have been taken over: every copy of their login cookie stops working.
+    if (userId !== null) await this.users.revokeSessions(userId);
     done(req, res, '/admin/blacklist', 201, { ok: true, id });
   };
 

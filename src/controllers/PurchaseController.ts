@@ -5,7 +5,7 @@
 // the login cookie. Anything else, or anything these routes cannot answer from memory, goes on to Express.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Refusal } from '../errors';
-import { sameOrigin } from '../middleware/csrf';
+import type { OriginRequest } from '../lib/originCheck';
 import type { AccountService } from '../services/AccountService';
 import type { OrderTracker } from '../services/OrderTracker';
 import type { Challenge, OpeningKey, PurchaseFunnel, PurchaseResult, RequestReader, SealedChallenge } from '../services/PurchaseFunnel';
@@ -19,7 +19,6 @@ const ROUTE = /^\/api\/sales\/(\d{1,9})\/(?:buy\/([\w-]{1,64})|challenge(\/wait)
 const KEY_ROUTE = /^\/api\/sales\/(\d{1,9})\/key$/;
 /** `GET /api/orders/:requestId`: an order's status, answered here while the process still remembers it. */
 const ORDER_ROUTE = /^\/api\/orders\/([\w-]{8,36})$/;
-const SESSION = /(?:^|;\s*)sid=([^;]+)/;
 
 /** A ready answer: its status, its header list and its body, built once and sent as they are. */
 interface Canned {
@@ -113,15 +112,23 @@ export class PurchaseController {
   }
 }
 
-/** How the funnel reads a node:http request, under the configured proxy trust for the client's address. */
-export function httpRequestReader(clientIp: (req: IncomingMessage) => string): RequestReader<IncomingMessage> {
+/**
+ * How the funnel reads a node:http request: the client's address under the configured proxy trust, the
+ * login cookie by its configured name, and the shop's Origin check.
+ */
+export function httpRequestReader(
+  clientIp: (req: IncomingMessage) => string,
+  sessionCookie: string,
+  sameSite: (req: OriginRequest) => boolean,
+): RequestReader<IncomingMessage> {
+  const session = new RegExp(`(?:^|;\\s*)${sessionCookie.replace(/[^\w]/g, '\\$&')}=([^;]+)`);
   return {
     clientIp,
     // A cross-site page cannot set the ticket header without a CORS preflight we never grant; this refuses the rest.
-    isSameSite: sameOrigin,
+    isSameSite: sameSite,
     sessionToken(req) {
       const cookie = req.headers.cookie;
-      const token = cookie ? SESSION.exec(cookie)?.[1] : undefined;
+      const token = cookie ? session.exec(cookie)?.[1] : undefined;
       return token ? cookieValue(token) : undefined;
     },
     ticket(req) {

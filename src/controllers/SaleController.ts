@@ -1,6 +1,7 @@
 // Sale pages and the small JSON endpoints the sale page's script uses around the purchase itself.
 import type { Request, Response } from 'express';
 import { REFUSALS, refused } from '../errors';
+import type { AbuseMonitor } from '../services/AbuseMonitor';
 import type { CaptchaService } from '../services/CaptchaService';
 import type { CatalogService, SaleView } from '../services/CatalogService';
 import type { SaleBook } from '../services/SaleBook';
@@ -13,6 +14,8 @@ export class SaleController {
     private readonly book: SaleBook,
     private readonly captchas: CaptchaService,
     private readonly tickets: TicketService,
+    /** Wrong answers here count toward the automatic blacklist, as they do with the purchase. */
+    private readonly abuse: Pick<AbuseMonitor, 'record'>,
   ) {}
 
   index = async (_req: Request, res: Response): Promise<void> => {
@@ -70,7 +73,10 @@ export class SaleController {
     if (outOfWindow) throw refused(outOfWindow);
     const { captchaId, answer } = parse(ticketSchema, req.body);
     const check = this.captchas.check(captchaId, req.userId!, saleId, answer);
-    if (check === 'wrong') throw refused(REFUSALS.CAPTCHA_WRONG);
+    if (check === 'wrong') {
+      this.abuse.record('captcha_wrong', req.userId!, req.ip ?? '', Date.now());
+      throw refused(REFUSALS.CAPTCHA_WRONG);
+    }
     if (check === 'early') throw refused(REFUSALS.CAPTCHA_EARLY);
     if (check !== 'ok') throw refused(REFUSALS.CAPTCHA_EXPIRED);
     res.set('Cache-Control', 'no-store').json({ ok: true, ticket: this.tickets.issue(saleId, req.userId!) });

@@ -2,30 +2,64 @@
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { ValidationError } from '../errors';
+import { isCommonPassword } from '../lib/commonPasswords';
+import { normalizeUserName } from '../lib/userName';
 import { wantsJson } from '../middleware/errorHandler';
 
+/** A solved proof-of-work challenge, as the page's script sends it (ProofOfWork checks it). */
+const proof = z.string({ error: 'must be text' }).max(8192, 'is too long').optional();
+
+// One account per name whatever its spelling (case, width, surrounding spaces), the same on SQLite and
+// MariaDB: normalised first, by the function login and its limits use too.
 export const userName = z
   .string({ error: 'is required' })
-  .trim()
-  .min(3, 'must be at least 3 characters')
-  .max(32, 'must be at most 32 characters')
-  .regex(/^[A-Za-z0-9_.-]+$/, 'may use letters, digits, dot, dash and underscore')
-  // One account per name whatever the case, the same on SQLite and MariaDB.
-  .transform((v) => v.toLowerCase());
+  .max(256, 'must be at most 32 characters')
+  .transform(normalizeUserName)
+  .pipe(
+    z
+      .string()
+      .min(3, 'must be at least 3 characters')
+      .max(32, 'must be at most 32 characters')
+      .regex(/^[a-z0-9_.-]+$/, 'may use letters, digits, dot, dash and underscore'),
+  );
 
-export const registerSchema = z.object({
-  userName,
-  nickName: z.string({ error: 'is required' }).trim().min(1, 'is required').max(32, 'must be at most 32 characters'),
-  password: z.string({ error: 'is required' }).min(8, 'must be at least 8 characters').max(128, 'must be at most 128 characters'),
-});
+/** A password the shop accepts for a new account or a change: long enough, not blank, not a common one. */
+const newPassword = z
+  .string({ error: 'is required' })
+  .min(8, 'must be at least 8 characters')
+  .max(128, 'must be at most 128 characters')
+  .refine((p) => p.trim() !== '', 'must not be blank (only spaces)')
+  .refine((p) => !isCommonPassword(p), 'is one of the most common passwords, the first ones attackers try; choose another');
+
+export const registerSchema = z
+  .object({
+    userName,
+    nickName: z.string({ error: 'is required' }).trim().min(1, 'is required').max(32, 'must be at most 32 characters'),
+    password: newPassword,
+    proof,
+  })
+  .superRefine((r, ctx) => {
+    if (r.password.normalize('NFKC').trim().toLowerCase() === r.userName) {
+      ctx.addIssue({ code: 'custom', path: ['password'], message: 'must not be your user name' });
+    }
+  });
 
 export const loginSchema = z.object({
   userName: z
     .string({ error: 'is required' })
-    .trim()
-    .min(1, 'is required')
-    .max(64, 'is too long')
-    .transform((v) => v.toLowerCase()),
+    .max(256, 'is too long')
+    .transform(normalizeUserName)
+    .pipe(z.string().min(1, 'is required').max(64, 'is too long')),
+  password: z.string({ error: 'is required' }).min(1, 'is required').max(128, 'is too long'),
+  proof,
+});
+
+export const passwordChangeSchema = z.object({
+  currentPassword: z.string({ error: 'is required' }).min(1, 'is required').max(128, 'is too long'),
+  newPassword,
+});
+
+export const deleteAccountSchema = z.object({
   password: z.string({ error: 'is required' }).min(1, 'is required').max(128, 'is too long'),
 });
 

@@ -3,8 +3,6 @@ import type { NextFunction, Request, Response } from 'express';
 import { ForbiddenError, UnauthorizedError } from '../errors';
 import type { AccountService, PublicUser } from '../services/AccountService';
 
-export const SESSION_COOKIE = 'sid';
-
 declare module 'express-serve-static-core' {
   interface Request {
     userId?: number;
@@ -12,10 +10,10 @@ declare module 'express-serve-static-core' {
   }
 }
 
-/** Reads the login cookie and loads the user for the page; a bad cookie is simply "not logged in". */
-export function loadSession(accounts: AccountService) {
+/** Reads the login cookie (named `cookieName`) and loads the user for the page; a bad cookie is simply "not logged in". */
+export function loadSession(accounts: AccountService, cookieName: string) {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
-    const userId = accounts.userIdFromSession(req.cookies?.[SESSION_COOKIE]);
+    const userId = accounts.userIdFromSession(req.cookies?.[cookieName]);
     if (userId !== null) {
       const user = await accounts.pageUser(userId);
       if (user) {

@@ -2,21 +2,23 @@
 // derived from it in each form (`_csrf`) or script (`X-CSRF-Token`), and a same-origin check on `Origin`.
 import type { NextFunction, Request, Response } from 'express';
 import Tokens from 'csrf';
+import type { CookieSettings } from '../config/loadConfig';
 import { ForbiddenError } from '../errors';
+import type { OriginRequest } from '../lib/originCheck';
 
-const SECRET_COOKIE = 'csrf';
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
 const tokens = new Tokens();
 
-export function csrfProtection() {
+/** `cookies` names the secret's cookie and says whether it is Secure; `sameSite` is the shop's originCheck. */
+export function csrfProtection(cookies: CookieSettings, sameSite: (req: OriginRequest) => boolean) {
   return (req: Request, res: Response, next: NextFunction): void => {
-    let secret: string | undefined = req.cookies?.[SECRET_COOKIE];
+    let secret: string | undefined = req.cookies?.[cookies.csrf];
     if (!secret || typeof secret !== 'string') {
       secret = tokens.secretSync();
-      res.cookie(SECRET_COOKIE, secret, { httpOnly: true, sameSite: 'lax', secure: req.secure, path: '/' });
+      res.cookie(cookies.csrf, secret, { httpOnly: true, sameSite: 'lax', secure: cookies.secure || req.secure, path: '/' });
     }
     if (!SAFE.has(req.method)) {
-      if (!sameOrigin(req)) throw new ForbiddenError('CROSS_SITE', 'Cross-site requests are refused.');
+      if (!sameSite(req)) throw new ForbiddenError('CROSS_SITE', 'Cross-site requests are refused.');
       const sent = (req.body && typeof req.body === 'object' ? req.body._csrf : undefined) ?? req.get('x-csrf-token');
       if (typeof sent !== 'string' || !tokens.verify(secret, sent)) {
         throw new ForbiddenError('CSRF', 'The form has expired; reload the page and try again.');
@@ -25,17 +27,4 @@ export function csrfProtection() {
     res.locals.csrfToken = tokens.create(secret);
     next();
   };
-}
-
-/** A request without Origin (same-origin form posts in some browsers, tools) passes on its token alone. */
-export function sameOrigin(req: { headers: { origin?: string; host?: string; 'sec-fetch-site'?: string } }): boolean {
-  const origin = req.headers.origin;
-  if (!origin) return true;
-  // Browsers send "null" under strict referrer policies; their own fetch metadata then says where it came from.
-  if (origin === 'null') return req.headers['sec-fetch-site'] === 'same-origin';
-  try {
-    return new URL(origin).host === req.headers.host;
-  } catch {
-    return false;
-  }
 }

@@ -1,4 +1,4 @@
-// Per-IP and per-user-name limits for the Express routes (login, register, captcha), and the page bucket.
+// Per-IP limits for the Express routes (register, captcha, ticket), and the page bucket. Login has its own (services/LoginGuard).
 import type { NextFunction, Request, Response } from 'express';
 import { rateLimit, ipKeyGenerator } from 'express-rate-limit';
 import { REFUSALS, refused, TooManyRequestsError } from '../errors';
@@ -13,15 +13,6 @@ function limiter(limit: number, windowMs: number, code: string, message: string,
     keyGenerator: key ?? ((req) => ipKeyGenerator(req.ip ?? '')),
     handler: (_req, _res, next, options) => next(new TooManyRequestsError(code, message, options.windowMs / 1000)),
   });
-}
-
-export function loginLimits(perIp: number, perUserName: number, windowMs: number) {
-  return [
-    limiter(perIp, windowMs, 'TOO_MANY_LOGINS', 'Too many login attempts from your network; wait a little.'),
-    limiter(perUserName, windowMs, 'TOO_MANY_LOGINS', 'Too many login attempts for this account; wait a little.', (req) =>
-      `user:${String(req.body?.userName ?? '').toLowerCase().slice(0, 64)}`,
-    ),
-  ];
 }
 
 export function ipLimit(limit: number, windowMs: number) {

@@ -21,4 +21,15 @@ export class User {
 
   @Column({ name: 'created_at', type: 'datetime', precision: 3 })
   createdAt: Date;
+
+  /** Login cookies of an older generation are revoked (logout, password change, deletion, block). */
+  @Column({ name: 'session_generation', type: 'int', default: 0 })
+  sessionGeneration: number;
+
+  @Column({ name: 'sessions_revoked_at', type: 'datetime', precision: 3, nullable: true })
+  sessionsRevokedAt: Date | null;
+
+  /** A deleted account keeps its row (orders point at it), emptied of its name and password. */
+  @Column({ name: 'deleted_at', type: 'datetime', precision: 3, nullable: true })
+  deletedAt: Date | null;
 }

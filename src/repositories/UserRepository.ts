@@ -1,4 +1,4 @@
-import { DataSource, Repository } from 'typeorm';
+import { DataSource, IsNull, MoreThanOrEqual, Repository } from 'typeorm';
 import { Role, User } from '../models';
 
 export interface UserRecord {
@@ -7,6 +7,7 @@ export interface UserRecord {
   nickName: string;
   passwordHash: string;
   role: Role;
+  sessionGeneration: number;
 }
 
 export interface NewUser {
@@ -23,12 +24,13 @@ export class UserRepository {
     this.repo = dataSource.getRepository(User);
   }
 
+  /** A live account (deleted ones are not found). */
   async findById(id: number): Promise<UserRecord | null> {
-    return toRecord(await this.repo.findOneBy({ id }));
+    return toRecord(await this.repo.findOneBy({ id, deletedAt: IsNull() }));
   }
 
   async findByUserName(userName: string): Promise<UserRecord | null> {
-    return toRecord(await this.repo.findOneBy({ userName }));
+    return toRecord(await this.repo.findOneBy({ userName, deletedAt: IsNull() }));
   }
 
   /** Returns the new id; a duplicate user name surfaces as the driver's unique violation. */
@@ -77,9 +79,42 @@ export class UserRepository {
   async setPasswordHash(id: number, passwordHash: string): Promise<void> {
     await this.repo.update({ id }, { passwordHash });
   }
+
+  /** Raises the user's session generation by one in the database itself (safe with several instances); the new one, or null for no such user. */
+  async raiseSessionGeneration(id: number, at: Date): Promise<number | null> {
+    await this.repo
+      .createQueryBuilder()
+      .update()
+      .set({ sessionGeneration: () => 'session_generation + 1', sessionsRevokedAt: at })
+      .where('id = :id', { id })
+      .updateEntity(false)
+      .execute();
+    const row = await this.repo.findOne({ select: { id: true, sessionGeneration: true }, where: { id } });
+    return row ? row.sessionGeneration : null;
+  }
+
+  /** Users whose sessions were revoked at or after `since`, with their generation now. */
+  async revokedSince(since: Date): Promise<{ id: number; sessionGeneration: number }[]> {
+    return this.repo.find({ select: { id: true, sessionGeneration: true }, where: { sessionsRevokedAt: MoreThanOrEqual(since) } });
+  }
+
+  /**
+   * Deletes an account: the row stays for the orders that point at it, its name is freed (`~<id>` is not
+   * a name anyone can register) and its password can never match.
+   */
+  async markDeleted(id: number, at: Date): Promise<void> {
+    await this.repo.update({ id }, { deletedAt: at, userName: `~${id}`, nickName: '', passwordHash: '!' });
+  }
 }
 
 function toRecord(user: User | null): UserRecord | null {
   if (!user) return null;
-  return { id: user.id, userName: user.userName, nickName: user.nickName, passwordHash: user.passwordHash, role: user.role };
+  return {
+    id: user.id,
+    userName: user.userName,
+    nickName: user.nickName,
+    passwordHash: user.passwordHash,
+    role: user.role,
+    sessionGeneration: user.sessionGeneration,
+  };
 }

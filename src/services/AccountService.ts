@@ -1,11 +1,12 @@
 // Shopper and admin accounts: registration, password check, and the login cookie that replaces a session.
 import { randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
-import { ConflictError } from '../errors';
+import { ConflictError, ValidationError } from '../errors';
 import type { CookieCipher } from '../lib/CookieCipher';
 import type { Role } from '../models';
 import { isUniqueViolation } from '../repositories/driverErrors';
 import { UserRecord, UserRepository } from '../repositories/UserRepository';
+import type { SessionGenerations } from './SessionGenerations';
 
 const scrypt = promisify(scryptCb) as (pw: string, salt: Buffer, len: number, opts: object) => Promise<Buffer>;
 const SCRYPT = { N: 16384, r: 8, p: 1 };
@@ -23,7 +24,7 @@ const SESSION_CACHE_LIMIT = 200_000;
 const PAGE_USER_TTL_MS = 5_000;
 
 export class AccountService {
-  private readonly opened = new Map<string, { userId: number; expiresAt: number }>();
+  private readonly opened = new Map<string, { userId: number; generation: number; expiresAt: number }>();
   /**
    * Users as the pages see them, for a few seconds: a crowd polling the sale state and its orders would
    * otherwise read the users table once a request.
@@ -34,6 +35,7 @@ export class AccountService {
     private readonly users: UserRepository,
     private readonly cipher: CookieCipher,
     private readonly sessionTtlMs: number,
+    private readonly generations: SessionGenerations,
   ) {}
 
   async register(userName: string, nickName: string, password: string, role: Role = 'shopper'): Promise<PublicUser> {
@@ -96,24 +98,59 @@ export class AccountService {
     }
   }
 
+  /** A login cookie for the shopper, of their current session generation. */
   issueSession(userId: number, now = Date.now()): string {
-    return this.cipher.seal({ userId, issuedAt: now, expiresAt: now + this.sessionTtlMs });
+    return this.cipher.seal({ userId, generation: this.generations.floor(userId), issuedAt: now, expiresAt: now + this.sessionTtlMs });
   }
 
-  /** The user id in a login cookie, or null when it is missing, tampered with, foreign or expired. */
+  /**
+   * The user id in a login cookie, or null when it is missing, tampered with, foreign, expired or revoked.
+   * Memory only: the purchase path calls it on every request.
+   */
   userIdFromSession(token: string | undefined, now = Date.now()): number | null {
     if (!token) return null;
     const known = this.opened.get(token);
     if (known) {
-      if (known.expiresAt > now) return known.userId;
+      if (known.expiresAt > now && known.generation >= this.generations.floor(known.userId)) return known.userId;
       this.opened.delete(token);
       return null;
     }
     const payload = this.cipher.open(token, now);
-    if (!payload) return null;
+    if (!payload || payload.generation < this.generations.floor(payload.userId)) return null;
     if (this.opened.size >= SESSION_CACHE_LIMIT) this.opened.clear();
-    this.opened.set(token, { userId: payload.userId, expiresAt: payload.expiresAt });
+    this.opened.set(token, { userId: payload.userId, generation: payload.generation, expiresAt: payload.expiresAt });
     return payload.userId;
+  }
+
+  /** Ends every login of the user, on every route, at once (logout, and after a block by an admin). */
+  async revokeSessions(userId: number): Promise<void> {
+    await this.generations.revoke(userId);
+    this.pageUsers.delete(userId);
+  }
+
+  /**
+   * Changes the password after checking the current one; every other login of the user ends. Returns a
+   * login cookie of the new generation for the browser that asked.
+   */
+  async changePassword(userId: number, currentPassword: string, newPassword: string): Promise<string> {
+    await this.checkPassword(userId, currentPassword, 'currentPassword');
+    await this.users.setPasswordHash(userId, await hashPassword(newPassword));
+    await this.revokeSessions(userId);
+    return this.issueSession(userId);
+  }
+
+  /** Deletes the account after checking its password: its logins end and its name is free again. */
+  async deleteAccount(userId: number, password: string): Promise<void> {
+    await this.checkPassword(userId, password, 'password');
+    await this.users.markDeleted(userId, new Date());
+    await this.revokeSessions(userId);
+  }
+
+  private async checkPassword(userId: number, password: string, field: string): Promise<void> {
+    const user = await this.users.findById(userId);
+    if (!user || !(await verifyPassword(password, user.passwordHash))) {
+      throw new ValidationError({ [field]: 'is not right' });
+    }
   }
 }
 

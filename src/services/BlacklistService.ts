@@ -1,4 +1,5 @@
 // The blacklist as the purchase funnel sees it: two in-memory maps, reloaded from the database on change.
+import type { Logger } from 'pino';
 import { ValidationError } from '../errors';
 import { BlacklistInput, BlacklistRecord, BlacklistRepository } from '../repositories/BlacklistRepository';
 
@@ -6,18 +7,16 @@ export class BlacklistService {
   private users = new Map<number, number>();
   private ips = new Map<string, number>();
 
-  constructor(private readonly repo: BlacklistRepository) {}
+  constructor(
+    private readonly repo: BlacklistRepository,
+    private readonly log: Logger,
+  ) {}
 
   async load(): Promise<void> {
-    const users = new Map<number, number>();
-    const ips = new Map<string, number>();
-    for (const e of await this.repo.list()) {
-      const until = e.until ? e.until.getTime() : Infinity;
-      if (e.userId !== null) users.set(e.userId, Math.max(until, users.get(e.userId) ?? 0));
-      if (e.ip !== null) ips.set(plainIp(e.ip), Math.max(until, ips.get(plainIp(e.ip)) ?? 0));
-    }
-    this.users = users;
-    this.ips = ips;
+    const entries = await this.repo.list();
+    this.users = new Map();
+    this.ips = new Map();
+    for (const e of entries) this.apply(e);
   }
 
   isBlocked(userId: number, ip: string, now: number): boolean {
@@ -41,6 +40,25 @@ export class BlacklistService {
     const id = await this.repo.add(input);
     await this.load();
     return id;
+  }
+
+  /**
+   * A block by the abuse rules: in memory at once, so the very next request is refused, and stored in the
+   * background (the admin page lists it, with its reason and end, and can lift it). Applied again once
+   * stored, in case a reload read the table just before the row was there.
+   */
+  blockAutomatically(input: BlacklistInput): void {
+    this.apply(input);
+    this.repo.add(input).then(
+      () => this.apply(input),
+      (err: Error) => this.log.error({ err: err.message, userId: input.userId, ip: input.ip }, 'automatic blacklist entry not stored'),
+    );
+  }
+
+  private apply(e: Pick<BlacklistInput, 'userId' | 'ip' | 'until'>): void {
+    const until = e.until ? e.until.getTime() : Infinity;
+    if (e.userId !== null) this.users.set(e.userId, Math.max(until, this.users.get(e.userId) ?? 0));
+    if (e.ip !== null) this.ips.set(plainIp(e.ip), Math.max(until, this.ips.get(plainIp(e.ip)) ?? 0));
   }
 
   async remove(id: number): Promise<boolean> {

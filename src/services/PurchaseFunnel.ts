@@ -6,6 +6,7 @@ import { REFUSALS, Refusal } from '../errors';
 import type { FixedWindowCounter } from '../lib/FixedWindowCounter';
 import type { TokenBucket } from '../lib/TokenBucket';
 import { OrderQueue, PublishUnknownError } from '../queue/OrderQueue';
+import type { AbuseMonitor } from './AbuseMonitor';
 import type { AccountService } from './AccountService';
 import type { BlacklistService } from './BlacklistService';
 import type { CaptchaService } from './CaptchaService';
@@ -90,6 +91,7 @@ export class PurchaseFunnel<R = unknown> {
     private readonly seal: ChallengeSeal,
     private readonly queue: OrderQueue,
     private readonly tracker: OrderTracker,
+    private readonly abuse: Pick<AbuseMonitor, 'record'>,
     private readonly log: Logger,
     private readonly clock: () => number = Date.now,
   ) {}
@@ -106,12 +108,14 @@ export class PurchaseFunnel<R = unknown> {
     if (typeof userId !== 'number') return userId;
     // 11. The captcha's answer, when it comes with the purchase: checked, not spent yet, so that a typo
     //     costs neither the shopper's try nor the captcha (it has three attempts).
+    //     Wrong answers in numbers blacklist the shopper (AbuseMonitor), as the gate 9 then tells them.
     const answer = this.read.captchaAnswer(req);
     const wrong = answer ? this.checkAnswer(saleId, userId, answer, now) : null;
-    if (wrong) return wrong;
+    if (wrong) return this.noted(wrong, userId, req, now);
     // 12. Per-shopper pacing: one try per interval, one request in flight; the slot is held until the answer.
+    //     Too-fast tries in numbers blacklist the shopper too.
     const paced = this.enterShopperSlot(userId, now);
-    if (paced) return paced;
+    if (paced) return this.noted(paced, userId, req, now);
     let refusal: Refusal | null;
     try {
       refusal =
@@ -213,6 +217,13 @@ export class PurchaseFunnel<R = unknown> {
     this.sales.inventory.release(u.saleId, u.userId);
     this.tracker.failed(requestId);
     this.log.info({ requestId }, 'unknown publish never reached the queue; unit given back');
+  }
+
+  /** Hands a refusal that only scripts collect in numbers to the abuse rules, and returns it. */
+  private noted(refusal: Refusal, userId: number, req: R, now: number): Refusal {
+    if (refusal.code === REFUSALS.CAPTCHA_WRONG.code) this.abuse.record('captcha_wrong', userId, this.read.clientIp(req), now);
+    else if (refusal.code === REFUSALS.TOO_FAST.code) this.abuse.record('too_fast', userId, this.read.clientIp(req), now);
+    return refusal;
   }
 
   private ipLimited(now: number): Refusal {

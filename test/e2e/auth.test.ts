@@ -97,3 +97,55 @@ it('when a logged-out visitor presses "Log in to buy", then logging in brings th
   expect(await page.getByRole('button', { name: 'Buy now' }).isEnabled()).toBe(true);
   expect(await page.locator('#login-note').isHidden()).toBe(true);
 });
+
+it('when a person picks one of the most common passwords, then the form says so next to the password and no account is made', async () => {
+  await page.goto(`${e2e.shop.base}/user/register`);
+  await page.getByLabel('User name').fill('common_carla');
+  await page.getByLabel('Nick name').fill('Carla');
+  await page.getByLabel('Password').fill('password');
+  await page.getByRole('button', { name: 'Create account' }).click();
+
+  await page.locator('#password-error').waitFor();
+  expect(await page.locator('#password-error').innerText()).toBe(
+    'Password is one of the most common passwords, the first ones attackers try; choose another',
+  );
+  expect(await e2e.shop.c.services.accounts.findByUserName('common_carla')).toBeNull();
+});
+
+it('when many wrong passwords were tried on an account from elsewhere, then its owner still logs in: the browser does the check and the person only types the password again', async () => {
+  const user = await createUser(e2e.shop.c, 'shopper', 'owner');
+  for (const ip of ['198.51.100.1', '198.51.100.2']) {
+    for (let i = 0; i < 10; i++) await e2e.shop.c.services.logins.logIn(user.userName, `guess ${i}`, ip);
+  }
+  await page.goto(`${e2e.shop.base}/user/login`);
+  await page.getByLabel('User name').fill(user.userName);
+  await page.getByLabel('Password').fill(user.password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+
+  await page.locator('#password-error').waitFor();
+  expect(await page.locator('#password-error').innerText()).toMatch(/your browser does a short check first/);
+  await page.getByLabel('Password').fill(user.password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.waitForURL(`${e2e.shop.base}/`);
+  expect(await loggedInAs()).toBe(`Hi, ${user.nickName}`);
+});
+
+it('when a person changes the password on the account page, then they stay logged in and the old password no longer works', async () => {
+  const user = await createUser(e2e.shop.c, 'shopper', 'changer');
+  await page.goto(`${e2e.shop.base}/user/login`);
+  await page.getByLabel('User name').fill(user.userName);
+  await page.getByLabel('Password').fill(user.password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.waitForURL(`${e2e.shop.base}/`);
+
+  await page.getByRole('link', { name: `Hi, ${user.nickName}` }).click();
+  await page.getByLabel('Current password').fill(user.password);
+  await page.getByLabel('New password').fill('a fresh long secret');
+  await page.getByRole('button', { name: 'Change password' }).click();
+
+  await page.getByRole('status').waitFor();
+  expect(await page.getByRole('status').innerText()).toBe('Your password is changed; your other logins have ended.');
+  expect(await loggedInAs()).toBe(`Hi, ${user.nickName}`);
+  expect(await e2e.shop.c.services.accounts.authenticate(user.userName, user.password)).toBeNull();
+  await screenshot(page, 'account-password-changed', 'narrow');
+});

@@ -23,8 +23,13 @@ jest.setTimeout(90_000);
 
 const e2e = useShop({ env: { USER_INTERVAL_MS: '10000' }, captcha: knownCaptcha() });
 
+/** Refusals of the login and registration forms, which show them next to the form (accounts.test.ts). */
+const FORM_ONLY = ['BAD_CREDENTIALS', 'TOO_MANY_LOGINS', 'TOO_MANY_LOGINS_ACCOUNT', 'LOGIN_CHALLENGE', 'CHALLENGE_REQUIRED', 'CHALLENGE_INVALID'] as const;
+type PurchaseCode = Exclude<keyof typeof REFUSALS, (typeof FORM_ONLY)[number]>;
+const isPurchaseCode = (code: keyof typeof REFUSALS): code is PurchaseCode => !(FORM_ONLY as readonly string[]).includes(code);
+
 /** What a person reads for each outcome the brief names, and for the rest of the funnel's codes. */
-const WORDS: Record<keyof typeof REFUSALS, RegExp> = {
+const WORDS: Record<PurchaseCode, RegExp> = {
   SOLD_OUT: /^Sold out\./,
   NOT_STARTED: /^The sale has not started yet\./,
   SALE_ENDED: /^The sale has ended\./,
@@ -68,7 +73,7 @@ describe('when the purchase request gets each refusal code', () => {
   });
 
   // The captcha's own answers do not lock the button (a typo costs no try): the purchase tests cover them.
-  it.each((Object.keys(REFUSALS) as (keyof typeof REFUSALS)[]).filter((code) => !code.startsWith('CAPTCHA_')))('%s, then the page says it in words', async (code) => {
+  it.each((Object.keys(REFUSALS) as (keyof typeof REFUSALS)[]).filter(isPurchaseCode).filter((code) => !code.startsWith('CAPTCHA_')))('%s, then the page says it in words', async (code) => {
     const r = REFUSALS[code];
     await page.route('**/api/sales/*/buy/*', (route) =>
       route.fulfill({

@@ -95,6 +95,8 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
       PURCHASE_BUCKET_PER_SECOND: '100000',
       PAGE_BUCKET_CAPACITY: '100000',
       PAGE_BUCKET_PER_SECOND: '100000',
+      // Registration's proof-of-work, solved by the tests (and the e2e browser) in a few milliseconds.
+      POW_COST: '100',
       ...(options.env ?? {}),
     };
     if (kind === 'mysql') {

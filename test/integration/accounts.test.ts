@@ -2,6 +2,7 @@
 import request from 'supertest';
 import { CookieCipher } from '../../src/lib/CookieCipher';
 import { buildTestApp, testDatabases, TestApp } from '../helpers/buildTestApp';
+import { registrationProof } from '../helpers/proofOfWork';
 
 type Agent = ReturnType<typeof request.agent>;
 type App = Parameters<typeof request>[0];
@@ -59,7 +60,10 @@ describe.each(testDatabases())('accounts on %s', (database) => {
     it('when a visitor registers with valid details, then 303 home and they are logged in as a shopper', async () => {
       const b = await browser(t.app, '/user/register');
 
-      const res = await b.agent.post('/user/register').type('form').send({ _csrf: b.csrf, userName: 'alice', nickName: 'Alice', password: PASSWORD });
+      const res = await b.agent
+        .post('/user/register')
+        .type('form')
+        .send({ _csrf: b.csrf, userName: 'alice', nickName: 'Alice', password: PASSWORD, proof: await registrationProof(t.app) });
 
       expect(res.status).toBe(303);
       expect(res.headers.location).toBe('/');
@@ -76,7 +80,7 @@ describe.each(testDatabases())('accounts on %s', (database) => {
         .post('/user/register')
         .set('Accept', JSON_ACCEPT)
         .set('X-CSRF-Token', b.csrf)
-        .send({ userName: 'bob', nickName: 'Bob', password: PASSWORD });
+        .send({ userName: 'bob', nickName: 'Bob', password: PASSWORD, proof: await registrationProof(t.app) });
 
       expect(res.status).toBe(201);
       expect(res.body).toEqual({ ok: true, user: { id: expect.any(Number), userName: 'bob', nickName: 'Bob', role: 'shopper' } });
@@ -88,12 +92,15 @@ describe.each(testDatabases())('accounts on %s', (database) => {
       await t.c.services.accounts.register('carol', 'Carol', PASSWORD);
       const b = await browser(t.app, '/user/register');
 
-      const html = await b.agent.post('/user/register').type('form').send({ _csrf: b.csrf, userName: 'carol', nickName: 'Other', password: PASSWORD });
+      const html = await b.agent
+        .post('/user/register')
+        .type('form')
+        .send({ _csrf: b.csrf, userName: 'carol', nickName: 'Other', password: PASSWORD, proof: await registrationProof(t.app) });
       const json = await b.agent
         .post('/user/register')
         .set('Accept', JSON_ACCEPT)
         .set('X-CSRF-Token', b.csrf)
-        .send({ userName: 'carol', nickName: 'Other', password: PASSWORD });
+        .send({ userName: 'carol', nickName: 'Other', password: PASSWORD, proof: await registrationProof(t.app) });
 
       expect(html.status).toBe(409);
       expect(html.text).toMatch(/<p class="field-error" id="userName-error">User name is taken<\/p>/);
@@ -258,7 +265,12 @@ describe.each(testDatabases())('accounts on %s', (database) => {
 
       const cross = await b.agent.post('/user/register').set('Accept', JSON_ACCEPT).set('Origin', 'https://evil.example').send({ ...body, _csrf: b.csrf });
       const junk = await b.agent.post('/user/register').set('Accept', JSON_ACCEPT).set('Origin', 'null').send({ ...body, _csrf: b.csrf });
-      const same = await b.agent.post('/user/register').set('Accept', JSON_ACCEPT).set('Host', 'shop.test').set('Origin', 'http://shop.test').send({ ...body, _csrf: b.csrf });
+      const same = await b.agent
+        .post('/user/register')
+        .set('Accept', JSON_ACCEPT)
+        .set('Host', 'shop.test')
+        .set('Origin', 'http://shop.test')
+        .send({ ...body, _csrf: b.csrf, proof: await registrationProof(t.app) });
 
       expect(cross.status).toBe(403);
       expect(cross.body.code).toBe('CROSS_SITE');

@@ -9,6 +9,7 @@ import { CookieCipher } from '../../src/lib/CookieCipher';
 import { buildTestApp, CAPTCHA_TEXT, TestApp, testDatabases } from '../helpers/buildTestApp';
 import { escapeHtml, rawRequest, setCookies, sidOf, snapshot, tamperedCookies, useTestApp, visitor, Visitor } from '../helpers/hostile';
 import { listen } from '../helpers/listen';
+import { registrationProof } from '../helpers/proofOfWork';
 import { createSale, createShoppers, Shopper, waitForOrders } from '../helpers/shoppers';
 
 jest.setTimeout(120_000);
@@ -322,7 +323,7 @@ describe.each(testDatabases())('hostile input on %s', (database) => {
       const nickName = "'); DELETE FROM users; --";
       const password = "' OR '1'='1' --";
 
-      const res = await json(v, '/user/register').send({ userName: 'bobby_tables', nickName, password });
+      const res = await json(v, '/user/register').send({ userName: 'bobby_tables', nickName, password, proof: await registrationProof(app.t.app) });
 
       expect(res.status).toBe(201);
       const after = await snapshot(app.t.c);
@@ -481,7 +482,7 @@ describe.each(testDatabases())('hostile input on %s', (database) => {
         .set('Cookie', v.cookie)
         .set('X-CSRF-Token', v.csrf)
         .set('Accept', JSON_ACCEPT)
-        .send({ userName: 'html_nick', nickName: NICK, password: PASSWORD });
+        .send({ userName: 'html_nick', nickName: NICK, password: PASSWORD, proof: await registrationProof(app.t.app) });
       const sid = /^sid=([^;]+)/.exec(setCookies(res).find((c) => c.startsWith('sid='))!)![1];
 
       expect(res.status).toBe(201);
@@ -749,7 +750,7 @@ describe.each([
     expect(statuses[5]).toEqual([429, 'IP_RATE_LIMITED']);
   });
 
-  it('when each login attempt claims another address, then the 31st from the same real address is 429 TOO_MANY_LOGINS', async () => {
+  it('when each failed login claims another address, then the 31st from the same real address is 429 TOO_MANY_LOGINS', async () => {
     const v = await visitor(t.app);
 
     const statuses = [];
@@ -760,11 +761,11 @@ describe.each([
         .set('X-CSRF-Token', v.csrf)
         .set('Accept', JSON_ACCEPT)
         .set('X-Forwarded-For', forwarded(fakes[i]))
-        .send({ userName: `guess_${i}`, password: '' });
+        .send({ userName: `guess_${i}`, password: 'wrong password' });
       statuses.push(res.status);
     }
 
-    expect(statuses.slice(0, 30)).toEqual(new Array(30).fill(400));
+    expect(statuses.slice(0, 30)).toEqual(new Array(30).fill(401));
     expect(statuses[30]).toBe(429);
   });
 });

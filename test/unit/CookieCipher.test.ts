@@ -1,9 +1,10 @@
+import { createCipheriv, createHash } from 'node:crypto';
 import { CookieCipher, SessionPayload } from '../../src/lib/CookieCipher';
 
 const keyA = Buffer.alloc(16, 0xa1);
 const keyB = Buffer.alloc(16, 0xb2);
 const NOW = Date.UTC(2030, 0, 1);
-const payload: SessionPayload = { userId: 4242, issuedAt: NOW, expiresAt: NOW + 3600_000 };
+const payload: SessionPayload = { userId: 4242, generation: 3, issuedAt: NOW, expiresAt: NOW + 3600_000 };
 
 const decode = (token: string) => Buffer.from(token, 'base64url');
 const encode = (raw: Buffer) => raw.toString('base64url');
@@ -123,6 +124,26 @@ describe('CookieCipher', () => {
     const old = new CookieCipher([keyA]).seal(payload);
 
     expect(new CookieCipher([keyB]).open(old, NOW)).toBeNull();
+  });
+
+  it('when a cookie of version 1 (before session generations) is opened, then it reads as generation 0; a version 1 header on a longer body is refused', () => {
+    // Version 1 as it was sealed: header (version, key id), IV, AES-GCM over userId, issuedAt, expiresAt, tag.
+    const header = Buffer.alloc(5);
+    header.writeUInt8(1, 0);
+    header.writeInt32BE(createHash('sha256').update(keyA).digest().readInt32BE(0), 1);
+    const body = Buffer.alloc(20);
+    body.writeUInt32BE(payload.userId, 0);
+    body.writeDoubleBE(payload.issuedAt, 4);
+    body.writeDoubleBE(payload.expiresAt, 12);
+    const iv = Buffer.alloc(12, 9);
+    const cipher = createCipheriv('aes-128-gcm', keyA, iv);
+    cipher.setAAD(header);
+    const v1 = Buffer.concat([header, iv, cipher.update(body), cipher.final(), cipher.getAuthTag()]);
+    const v2AsV1 = decode(new CookieCipher([keyA]).seal(payload));
+    v2AsV1[0] = 1;
+
+    expect(new CookieCipher([keyA]).open(encode(v1), NOW)).toEqual({ ...payload, generation: 0 });
+    expect(new CookieCipher([keyA]).open(encode(v2AsV1), NOW)).toBeNull();
   });
 
   it('when built without keys or with a key that is not 16 bytes, then it refuses to start', () => {

@@ -88,6 +88,8 @@ function setup() {
   const pool = new CaptchaPool(new InlineCaptchaRenderer({ create: () => ({ text: 'AbCdE', png: Buffer.alloc(8) }) }), 2, log, 1);
   const captchas = new CaptchaService(pool);
   const tracker = new OrderTracker();
+  /** What the funnel told the abuse rules: [kind, shopper, address]. */
+  const noted: [string, number, string][] = [];
   const guards = {
     overloaded: () => overloaded,
     bucket: new TokenBucket(1000, 1000, clock),
@@ -105,6 +107,7 @@ function setup() {
     new ChallengeSeal(Buffer.alloc(16, 2), SEAL_LEAD_MS),
     queue,
     tracker,
+    { record: (kind, userId, ip) => void noted.push([kind, userId, ip]) },
     log,
     clock,
   );
@@ -128,6 +131,7 @@ function setup() {
     tracker,
     funnel,
     blocked,
+    noted,
     good,
     attempt,
     overload: (on: boolean) => void (overloaded = on),
@@ -194,6 +198,7 @@ describe('PurchaseFunnel gates', () => {
       new ChallengeSeal(Buffer.alloc(16, 2), SEAL_LEAD_MS),
       t.queue,
       t.tracker,
+      { record: () => undefined },
       log,
       () => START,
     );
@@ -229,8 +234,10 @@ describe('PurchaseFunnel gates', () => {
     const result = t.attempt(parts) as PurchaseResult;
 
     expect(result).toMatchObject({ code: 'TOO_FAST', retryAfterSeconds: 6 });
+    expect(t.noted).toEqual([['too_fast', SHOPPER, '10.0.0.1']]);
     t.advance(INTERVAL_MS);
     expect(await t.attempt(parts)).toMatchObject({ ok: true });
+    expect(t.noted).toHaveLength(1);
   });
 
   it('when a request of the shopper is still being published, then a second one hears ALREADY_BOUGHT', async () => {
@@ -437,6 +444,7 @@ describe('PurchaseFunnel challenge and answer-in-the-purchase', () => {
 
     expect(wrong).toBe(REFUSALS.CAPTCHA_WRONG);
     expect(right).toMatchObject({ ok: true });
+    expect(t.noted).toEqual([['captcha_wrong', SHOPPER, '10.0.0.1']]);
   });
 
   it('when three answers are wrong, then the captcha is spent: CAPTCHA_EXPIRED even for the right one', async () => {

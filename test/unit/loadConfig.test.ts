@@ -15,6 +15,34 @@ function problemsOf(env: Record<string, string>): string[] {
 }
 
 describe('loadConfig', () => {
+  describe('accounts and abuse', () => {
+    it('when nothing is set, then cookies are plain, no HSTS, and the documented login, proof-of-work and abuse defaults apply', () => {
+      const c = loadConfig({});
+
+      expect(c.cookies).toEqual({ secure: false, session: 'sid', csrf: 'csrf' });
+      expect(c.hstsMaxAge).toBe(0);
+      expect(c.login).toEqual({ windowMs: 600_000, ipFails: 30, accountIpFails: 10, challengeAfter: 20 });
+      expect(c.powCost).toBe(50_000);
+      expect(c.abuse).toEqual({ windowMs: 60_000, blockMs: 3600_000, captchaWrong: 10, tooFast: 20, ipCaptchaWrong: 0, ipTooFast: 0 });
+    });
+
+    it('when in production, then cookies are Secure with __Host- names and HSTS is a year, unless COOKIE_SECURE=false or HSTS_MAX_AGE=0', () => {
+      const prod = { NODE_ENV: 'production', COOKIE_KEYS: KEY_A };
+
+      expect(loadConfig(prod)).toMatchObject({ cookies: { secure: true, session: '__Host-sid', csrf: '__Host-csrf' }, hstsMaxAge: 31_536_000 });
+      expect(loadConfig({ ...prod, COOKIE_SECURE: 'false', HSTS_MAX_AGE: '0' })).toMatchObject({ cookies: { secure: false, session: 'sid' }, hstsMaxAge: 0 });
+      expect(loadConfig({ COOKIE_SECURE: 'true', HSTS_MAX_AGE: '600' })).toMatchObject({ cookies: { session: '__Host-sid' }, hstsMaxAge: 0 });
+    });
+
+    it('when the new keys have bad values, then each is named', () => {
+      const problems = problemsOf({ COOKIE_SECURE: 'yes', POW_COST: '0', LOGIN_IP_FAILS: '0', ABUSE_TOO_FAST: '-1', HSTS_MAX_AGE: '99999999999' });
+
+      for (const key of ['COOKIE_SECURE', 'POW_COST', 'LOGIN_IP_FAILS', 'ABUSE_TOO_FAST', 'HSTS_MAX_AGE']) {
+        expect(problems.some((p) => p.startsWith(`${key}:`))).toBe(true);
+      }
+    });
+  });
+
   describe('defaults', () => {
     it('when the environment is empty, then it is a development shop on SQLite with the documented defaults', () => {
       const c = loadConfig({});

@@ -95,7 +95,7 @@ describe('the purchase path and its rehearsal copy', () => {
     const { real } = paths({});
     const config = loadConfig({ NODE_ENV: 'test' });
     const odd = buildPurchasePath(
-      { ...rehearsalSettings({ keys: config.cookieKeys, sessionTtlMs: 1, userIntervalMs: 0, bucketPerSecond: 1, bucketCapacity: 1, ipLimit: 1, ipWindowMs: 1, trustProxy: false, sealLeadMs: 0 }, Buffer.alloc(16, 7)), ipLimit: 1e12 },
+      { ...rehearsalSettings({ keys: config.cookieKeys, sessionTtlMs: 1, userIntervalMs: 0, bucketPerSecond: 1, bucketCapacity: 1, ipLimit: 1, ipWindowMs: 1, trustProxy: false, sessionCookie: 'sid', secure: false, abuse: config.abuse, sealLeadMs: 0 }, Buffer.alloc(16, 7)), ipLimit: 1e12 },
       { ...parts(), queue: buildOrderQueue(config, log) },
     );
 

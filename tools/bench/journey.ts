@@ -28,6 +28,8 @@ export interface JourneyPlan {
   /** At this moment the driver stops whatever is left and writes what it has. */
   deadlineAt: number;
   resultFile: string;
+  /** The login cookie's name in the journey's app. */
+  cookieName: string;
 }
 
 export const STEPS = ['state', 'sealed', 'key', 'challenge', 'buy', 'status'] as const;
@@ -191,7 +193,7 @@ export async function runJourney(plan: JourneyPlan, cookies: string[], answers: 
   function send(step: Step, method: 'GET' | 'POST', path: string, cookie: string, queued: number, extra?: Record<string, string>): Promise<Reply> {
     return new Promise((resolve) => {
       const sent = performance.now();
-      const headers: Record<string, string> = { accept: 'application/json', cookie: `sid=${cookie}`, ...extra };
+      const headers: Record<string, string> = { accept: 'application/json', cookie: `${plan.cookieName}=${cookie}`, ...extra };
       if (method === 'POST') headers['content-length'] = '0';
       const req = http.request({ agent, host: url.hostname, port: url.port, method, path, headers }, (res) => {
         const chunks: Buffer[] = [];

@@ -8,6 +8,7 @@ import { ProductRepository } from '../../src/repositories/ProductRepository';
 import { SaleRepository } from '../../src/repositories/SaleRepository';
 import { UserRepository } from '../../src/repositories/UserRepository';
 import { AccountService } from '../../src/services/AccountService';
+import { StoredSessionGenerations } from '../../src/services/SessionGenerations';
 import { TicketService } from '../../src/services/TicketService';
 import { benchProductName, benchUserName } from '../lib/toolsData';
 
@@ -64,7 +65,7 @@ export async function writeShopperFiles(
 /** The app's own token makers, on the app's key; `validMs` also sets the tickets' lifetime (the app's is 2 min). */
 export function tokenMakers(ds: DataSource, cookieKeys: Buffer[], validMs: number) {
   return {
-    accounts: new AccountService(new UserRepository(ds), new CookieCipher(cookieKeys), validMs),
+    accounts: new AccountService(new UserRepository(ds), new CookieCipher(cookieKeys), validMs, new StoredSessionGenerations(new UserRepository(ds), validMs)),
     tickets: new TicketService(cookieKeys[0], validMs),
   };
 }

@@ -35,6 +35,8 @@ export interface WrkRun {
   /** The shopper files' common name: wrk thread k reads `<dataFile>.<k>` (see writeShopperFiles). */
   dataFile: string;
   tickets: number;
+  /** The login cookie's name in the app under test. */
+  cookieName: string;
   /** Where the result JSON, the accepted ids and the log go. */
   dir: string;
   name: string;
@@ -69,6 +71,7 @@ export async function runWrk(run: WrkRun): Promise<WrkResult> {
         BENCH_DATA: run.dataFile,
         BENCH_THREADS: String(run.threads),
         BENCH_TICKETS: String(run.tickets),
+        BENCH_COOKIE: run.cookieName,
         BENCH_ACCEPTED_DIR: run.dir,
         BENCH_OUT: out,
       },

@@ -13,8 +13,8 @@ export interface LoadShopper {
   userId: number;
   /** `/api/sales/<id>/buy/<secret path>` */
   path: string;
-  /** The `sid` cookie's value. */
-  session: string;
+  /** The login cookie as the Cookie header carries it, `<name>=<value>`. */
+  cookie: string;
 }
 
 export interface LoadOptions {
@@ -252,7 +252,7 @@ export class LoadClient {
         method: 'POST',
         agent: this.agent,
         headers: {
-          cookie: `sid=${s.session}`,
+          cookie: s.cookie,
           'x-purchase-ticket': this.o.ticket(s.userId),
           'content-length': 0,
           accept: 'application/json',

@@ -353,6 +353,8 @@ export async function runScenario(n: number, sc: Scenario, s: ChaosSettings, say
     dbCreated = true;
     const database = loadConfig({ DATABASE_URL: databaseUrl, NODE_ENV: 'development' }).database;
     const cookieKeys = loadConfig({ DATABASE_URL: databaseUrl, COOKIE_KEYS: s.cookieKeys }).cookieKeys;
+    // The app runs in production (below): its login cookie has the production name.
+    const cookieName = loadConfig({ NODE_ENV: 'production', COOKIE_KEYS: s.cookieKeys }).cookies.session;
     ds = createDataSource(database);
     await ds.initialize();
     await ds.runMigrations({ transaction: 'each' });
@@ -364,7 +366,7 @@ export async function runScenario(n: number, sc: Scenario, s: ChaosSettings, say
     const shoppers: LoadShopper[] = userIds.map((userId) => ({
       userId,
       path: `/api/sales/${saleId}/buy/${tickets.pathFor(saleId, userId)}`,
-      session: accounts.issueSession(userId, now),
+      cookie: `${cookieName}=${accounts.issueSession(userId, now)}`,
     }));
     // The drill holds no pool through the faults; checks use short connections, the audit a fresh pool.
     await ds.destroy();
@@ -386,6 +388,9 @@ export async function runScenario(n: number, sc: Scenario, s: ChaosSettings, say
       // All shoppers share 127.0.0.1: the per-IP limit is raised so that it is on but never binding.
       IP_LIMIT: '1000000000',
       IP_WINDOW_MS: '60000',
+      // The load retries after every refusal, as a script would: the automatic blacklist counts, never blocks.
+      ABUSE_TOO_FAST: '1000000000',
+      ABUSE_CAPTCHA_WRONG: '1000000000',
       PURCHASE_BUCKET_PER_SECOND: '40000',
       PURCHASE_BUCKET_CAPACITY: '4000',
       USER_INTERVAL_MS: String(s.userIntervalMs),
