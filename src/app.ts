@@ -12,6 +12,7 @@ import { errorHandler, notFound } from './middleware/errorHandler';
 import { pageBucket } from './middleware/rateLimits';
 import { requestLogger } from './middleware/requestLogger';
 import { TokenBucket } from './lib/TokenBucket';
+import { utcTime } from './lib/utcTime';
 import { publicRoutes, routes } from './routes';
 
 const ROOT = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../..' : '..');
@@ -27,6 +28,8 @@ export function createExpressApp(c: Container): express.Express {
   app.disable('x-powered-by');
   // The sale page fetches its challenge sealed during this last part of the countdown (see ChallengeSeal).
   app.locals.sealLeadMs = c.config.captcha.sealLeadMs;
+  // Every page shows moments one way: UTC, with the zone written out.
+  app.locals.utc = utcTime;
 
   app.use(
     helmet({
@@ -39,6 +42,8 @@ export function createExpressApp(c: Container): express.Express {
     }),
   );
   app.use(requestLogger(c.log));
+  // Before the page bucket: a scrape during the opening's burst must still be answered.
+  app.get('/metrics', c.controllers.metrics.scrape);
   app.use(withLayout);
   app.use(express.static(path.join(ROOT, 'public'), { maxAge: '1h', index: false, dotfiles: 'deny' }));
   app.use(pageBucket(new TokenBucket(c.config.pages.bucketPerSecond, c.config.pages.bucketCapacity)));

@@ -10,6 +10,7 @@ import { httpRequestReader, PurchaseController } from './controllers/PurchaseCon
 import { clientIpFunction } from './lib/clientIp';
 import { CookieCipher } from './lib/CookieCipher';
 import { FixedWindowCounter } from './lib/FixedWindowCounter';
+import type { Histogram } from './lib/Histogram';
 import { TokenBucket } from './lib/TokenBucket';
 import { MemoryOrderQueue } from './queue/MemoryOrderQueue';
 import type { OrderQueue } from './queue/OrderQueue';
@@ -22,6 +23,7 @@ import type { CaptchaService } from './services/CaptchaService';
 import { ChallengeSeal } from './services/ChallengeSeal';
 import { OrderTracker } from './services/OrderTracker';
 import { PurchaseFunnel } from './services/PurchaseFunnel';
+import type { PurchaseMeter } from './services/PurchaseMeter';
 import { MemoryInventory, SaleBook } from './services/SaleBook';
 import { TicketService } from './services/TicketService';
 import { MemoryUserGate } from './services/UserGate';
@@ -63,6 +65,8 @@ export interface PurchasePathParts {
   captchas: CaptchaService;
   /** The overload guard: the one running LagMonitor's function, shared by the shop and its rehearsal. */
   overloaded: () => boolean;
+  /** Counts the purchase route's answers (the rehearsal's copy has its own, never read). */
+  meter: PurchaseMeter;
   log: Logger;
 }
 
@@ -83,7 +87,7 @@ export function buildPurchasePath(s: PurchasePathSettings, p: PurchasePathParts)
   const gate = new MemoryUserGate(s.userIntervalMs);
   const seal = new ChallengeSeal(s.keys[0], s.sealLeadMs);
   const funnel = new PurchaseFunnel<IncomingMessage>(reader, guards, book, accounts, blacklist, gate, tickets, p.captchas, seal, p.queue, tracker, p.log);
-  const controller = new PurchaseController(funnel, { read: reader, accounts, tracker });
+  const controller = new PurchaseController(funnel, { read: reader, accounts, tracker }, p.meter);
   return { book, tickets, accounts, blacklist, tracker, funnel, controller, queue: p.queue };
 }
 
@@ -94,8 +98,9 @@ export function buildPurchasePath(s: PurchasePathSettings, p: PurchasePathParts)
 export function buildOrderQueue(
   q: { amqpUrl: string | null; queueName: string; expiresMs?: number },
   log: Logger,
+  confirmLatency?: Histogram,
 ): RabbitOrderQueue | MemoryOrderQueue {
-  return q.amqpUrl ? new RabbitOrderQueue({ url: q.amqpUrl, queue: q.queueName, expiresMs: q.expiresMs }, log) : new MemoryOrderQueue();
+  return q.amqpUrl ? new RabbitOrderQueue({ url: q.amqpUrl, queue: q.queueName, expiresMs: q.expiresMs }, log, confirmLatency) : new MemoryOrderQueue();
 }
 
 /**
