@@ -97,14 +97,17 @@ export class PurchaseController {
       // Most requests are answered synchronously, without a promise.
       if (result instanceof Promise) {
         result
-          .then((r) => {
-            meter.record(r, startedAt);
-            answer(res, r);
-          })
-          .catch(() => {
-            meter.failed(startedAt);
-            fail(res);
-          });
+          .then(
+            (r) => {
+              meter.record(r, startedAt);
+              answer(res, r);
+            },
+            () => {
+              meter.failed(startedAt);
+              fail(res);
+            },
+          )
+          .catch(() => fail(res));
       } else {
         meter.record(result, startedAt);
         answer(res, result);
