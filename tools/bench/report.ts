@@ -100,11 +100,11 @@ const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&l
 /** The chart: accepted and refused per second on the left axis, p99 (ms, log scale) on the right. */
 export function chartSvg(rows: SecondRow[]): string {
   const W = 720;
-  const H = 260;
+  const H = 280;
   const L = 60;
   const R = 60;
-  const T = 16;
-  const B = 30;
+  const T = 10;
+  const B = 52;
   const n = Math.max(rows.length, 1);
   const max = Math.max(1, ...rows.map((r) => Math.max(r.accepted, r.refused)));
   const finite = rows.map((r) => r.p99Ms).filter((v): v is number => v !== null && Number.isFinite(v));
@@ -117,21 +117,21 @@ export function chartSvg(rows: SecondRow[]): string {
     const pts = values.map((v, i) => (v === null || !Number.isFinite(v) ? null : `${x(i).toFixed(1)},${scale(v).toFixed(1)}`)).filter(Boolean);
     return `<polyline fill="none" stroke="${color}" stroke-width="2" ${dash ? `stroke-dasharray="${dash}"` : ''} points="${pts.join(' ')}"/>`;
   };
-  const ticks = rows.map((r, i) => `<text x="${x(i).toFixed(1)}" y="${H - 12}" font-size="10" text-anchor="middle">${r.second}</text>`).join('');
+  const ticks = rows.map((r, i) => `<text x="${x(i).toFixed(1)}" y="${H - B + 13}" font-size="10" text-anchor="middle">${r.second}</text>`).join('');
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" font-family="sans-serif" role="img" aria-label="Purchases accepted and refused per second, and p99 latency">`,
     `<rect x="0" y="0" width="${W}" height="${H}" fill="#fff"/>`,
     `<line x1="${L}" y1="${H - B}" x2="${W - R}" y2="${H - B}" stroke="#999"/><line x1="${L}" y1="${T}" x2="${L}" y2="${H - B}" stroke="#999"/><line x1="${W - R}" y1="${T}" x2="${W - R}" y2="${H - B}" stroke="#999"/>`,
     `<text x="${L - 6}" y="${T + 8}" font-size="10" text-anchor="end">${max}</text><text x="${L - 6}" y="${H - B}" font-size="10" text-anchor="end">0</text>`,
     `<text x="${W - R + 6}" y="${T + 8}" font-size="10">${pMax.toFixed(pMax < 1 ? 2 : 0)} ms</text><text x="${W - R + 6}" y="${H - B}" font-size="10">${pMin} ms</text>`,
-    `<text x="${(L + W - R) / 2}" y="${H - 1}" font-size="10" text-anchor="middle">seconds from the first request</text>`,
+    `<text x="${(L + W - R) / 2}" y="${H - B + 26}" font-size="10" text-anchor="middle">seconds from the first request</text>`,
     ticks,
     line(rows.map((r) => r.accepted), y, '#1f7a3f'),
     line(rows.map((r) => r.refused), y, '#b3261e'),
     line(rows.map((r) => r.p99Ms), yp, '#1d4f91', '5 3'),
-    `<g font-size="11"><rect x="${L + 8}" y="${T + 2}" width="10" height="10" fill="#1f7a3f"/><text x="${L + 22}" y="${T + 11}">accepted/s</text>`,
-    `<rect x="${L + 100}" y="${T + 2}" width="10" height="10" fill="#b3261e"/><text x="${L + 114}" y="${T + 11}">refused/s</text>`,
-    `<rect x="${L + 190}" y="${T + 2}" width="10" height="10" fill="#1d4f91"/><text x="${L + 204}" y="${T + 11}">p99 (ms, right, log scale)</text></g>`,
+    `<g font-size="11" transform="translate(0 ${H - 14})"><rect x="${L}" y="0" width="10" height="10" fill="#1f7a3f"/><text x="${L + 14}" y="9">accepted/s (left)</text>`,
+    `<rect x="${L + 130}" y="0" width="10" height="10" fill="#b3261e"/><text x="${L + 144}" y="9">refused/s (left)</text>`,
+    `<rect x="${L + 250}" y="0" width="10" height="10" fill="#1d4f91"/><text x="${L + 264}" y="9">p99 of the app's latency (ms, right, log scale, dashed)</text></g>`,
     '</svg>',
   ].join('\n');
 }
@@ -141,9 +141,9 @@ export function htmlReport(title: string, figures: [string, string][], rows: Sec
   const p99 = (v: number | null) => (v === null ? '' : Number.isFinite(v) ? `&le; ${v < 1 ? v.toFixed(2) : v.toFixed(0)}` : '&gt; 2500');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${esc(title)}</title>
-<style>body{font-family:sans-serif;margin:1.5rem;color:#1d1b16;max-width:760px}table{border-collapse:collapse}td,th{padding:.2rem .7rem;border-bottom:1px solid #ddd;text-align:right}th:first-child,td:first-child{text-align:left}svg{max-width:100%;height:auto}</style></head>
+<style>body{font-family:sans-serif;margin:1.5rem;color:#1d1b16;max-width:760px}table{border-collapse:collapse}td,th{padding:.2rem .7rem;border-bottom:1px solid #ddd;text-align:right}th:first-child,td:first-child{text-align:left}.figures th{white-space:nowrap;vertical-align:top}.figures td{text-align:left}svg{max-width:100%;height:auto}</style></head>
 <body><h1>${esc(title)}</h1>
-<table>${figures.map(([k, v]) => `<tr><th scope="row">${esc(k)}</th><td>${esc(v)}</td></tr>`).join('')}</table>
+<table class="figures">${figures.map(([k, v]) => `<tr><th scope="row">${esc(k)}</th><td>${esc(v)}</td></tr>`).join('')}</table>
 <h2>Per second</h2>
 <p>Accepted and refused purchases per second and the p99 of the purchase route's latency, read once a second from the app's <code>/metrics</code> (the latency as the app measures it, bounded by its histogram's buckets).${jsonName ? ` Full figures: <a href="${esc(jsonName)}">${esc(jsonName)}</a>.` : ''}</p>
 ${chartSvg(rows)}
