@@ -13,6 +13,7 @@ import { pageBucket } from './middleware/rateLimits';
 import { requestLogger } from './middleware/requestLogger';
 import { originCheck } from './lib/originCheck';
 import { TokenBucket } from './lib/TokenBucket';
+import { utcTime } from './lib/utcTime';
 import { publicRoutes, routes } from './routes';
 
 const ROOT = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../..' : '..');
@@ -28,6 +29,8 @@ export function createExpressApp(c: Container): express.Express {
   app.disable('x-powered-by');
   // The sale page fetches its challenge sealed during this last part of the countdown (see ChallengeSeal).
   app.locals.sealLeadMs = c.config.captcha.sealLeadMs;
+  // Every page shows moments one way: UTC, with the zone written out.
+  app.locals.utc = utcTime;
 
   app.use(
     helmet({
@@ -41,6 +44,8 @@ export function createExpressApp(c: Container): express.Express {
     }),
   );
   app.use(requestLogger(c.log));
+  // Before the page bucket: a scrape during the opening's burst must still be answered.
+  app.get('/metrics', c.controllers.metrics.scrape);
   app.use(withLayout);
   app.use(express.static(path.join(ROOT, 'public'), { maxAge: '1h', index: false, dotfiles: 'deny' }));
   app.use('/vendor/altcha', altchaSolver());

@@ -11,6 +11,7 @@ import { clientIpFunction } from './lib/clientIp';
 import { CookieCipher } from './lib/CookieCipher';
 import { FixedWindowCounter } from './lib/FixedWindowCounter';
 import { originCheck } from './lib/originCheck';
+import type { Histogram } from './lib/Histogram';
 import { TokenBucket } from './lib/TokenBucket';
 import { MemoryOrderQueue } from './queue/MemoryOrderQueue';
 import type { OrderQueue } from './queue/OrderQueue';
@@ -24,6 +25,7 @@ import type { CaptchaService } from './services/CaptchaService';
 import { ChallengeSeal } from './services/ChallengeSeal';
 import { OrderTracker } from './services/OrderTracker';
 import { PurchaseFunnel } from './services/PurchaseFunnel';
+import type { PurchaseMeter } from './services/PurchaseMeter';
 import { MemoryInventory, SaleBook } from './services/SaleBook';
 import { StoredSessionGenerations } from './services/SessionGenerations';
 import { TicketService } from './services/TicketService';
@@ -74,6 +76,8 @@ export interface PurchasePathParts {
   captchas: CaptchaService;
   /** The overload guard: the one running LagMonitor's function, shared by the shop and its rehearsal. */
   overloaded: () => boolean;
+  /** Counts the purchase route's answers (the rehearsal's copy has its own, never read). */
+  meter: PurchaseMeter;
   log: Logger;
 }
 
@@ -96,7 +100,7 @@ export function buildPurchasePath(s: PurchasePathSettings, p: PurchasePathParts)
   const gate = new MemoryUserGate(s.userIntervalMs);
   const seal = new ChallengeSeal(s.keys[0], s.sealLeadMs);
   const funnel = new PurchaseFunnel<IncomingMessage>(reader, guards, book, accounts, blacklist, gate, tickets, p.captchas, seal, p.queue, tracker, abuse, p.log);
-  const controller = new PurchaseController(funnel, { read: reader, accounts, tracker });
+  const controller = new PurchaseController(funnel, { read: reader, accounts, tracker }, p.meter);
   return { book, tickets, generations, accounts, blacklist, abuse, tracker, funnel, controller, queue: p.queue };
 }
 
@@ -107,8 +111,9 @@ export function buildPurchasePath(s: PurchasePathSettings, p: PurchasePathParts)
 export function buildOrderQueue(
   q: { amqpUrl: string | null; queueName: string; expiresMs?: number },
   log: Logger,
+  confirmLatency?: Histogram,
 ): RabbitOrderQueue | MemoryOrderQueue {
-  return q.amqpUrl ? new RabbitOrderQueue({ url: q.amqpUrl, queue: q.queueName, expiresMs: q.expiresMs }, log) : new MemoryOrderQueue();
+  return q.amqpUrl ? new RabbitOrderQueue({ url: q.amqpUrl, queue: q.queueName, expiresMs: q.expiresMs }, log, confirmLatency) : new MemoryOrderQueue();
 }
 
 /**

@@ -7,13 +7,18 @@ import { buildOrderQueue, buildPurchasePath, purchasePathSettings, rehearsalSett
 import type { Config } from './config/loadConfig';
 import { AdminController } from './controllers/AdminController';
 import { HealthController } from './controllers/HealthController';
+import { LiveController } from './controllers/LiveController';
+import { MetricsController } from './controllers/MetricsController';
 import { OrderController } from './controllers/OrderController';
 import { PurchaseRehearsal, RehearsalResult, ScratchShop } from './controllers/PurchaseRehearsal';
 import { SaleController } from './controllers/SaleController';
 import { UserController } from './controllers/UserController';
+import { Histogram } from './lib/Histogram';
 import { LagMonitor } from './lib/LagMonitor';
 import { buildOrderConsumer } from './queue/buildOrderConsumer';
 import type { OrderQueue } from './queue/OrderQueue';
+import { CONFIRM_SECONDS } from './queue/RabbitOrderQueue';
+import { WriterStats } from './queue/WriterStats';
 import { InlineOrderWriter, OrderWriter } from './queue/OrderWriter';
 import { ThreadOrderWriter, ThreadScript } from './queue/ThreadOrderWriter';
 import { DEFAULT_HOLD, HoldSettings } from './queue/WriterHold';
@@ -32,13 +37,19 @@ import {
   RenderScript,
   ThreadCaptchaRenderer,
 } from './services/CaptchaPool';
+import { AuditService } from './services/AuditService';
 import { CaptchaService } from './services/CaptchaService';
 import { CatalogService } from './services/CatalogService';
 import { DemoSeeder } from './services/DemoSeeder';
 import { LoginGuard } from './services/LoginGuard';
 import { OrderService } from './services/OrderService';
 import { ProofOfWork } from './services/ProofOfWork';
+import { LiveSampler } from './services/LiveSampler';
+import { PurchaseMeter } from './services/PurchaseMeter';
 import { RecoveryService } from './services/RecoveryService';
+import { SaleLifecycle } from './services/SaleLifecycle';
+import { ShopMetrics } from './services/ShopMetrics';
+import { ShopProbe } from './services/ShopProbe';
 
 export interface Overrides {
   logger?: Logger;
@@ -58,7 +69,8 @@ export type Container = ReturnType<typeof buildContainer>;
 export function buildContainer(config: Config, overrides: Overrides = {}) {
   const log = overrides.logger ?? pino({ level: config.logLevel, base: undefined });
   const dataSource = overrides.dataSource ?? createDataSource(config.database);
-  const queue: OrderQueue = overrides.queue ?? buildOrderQueue(config, log);
+  const confirmLatency = new Histogram(CONFIRM_SECONDS);
+  const queue: OrderQueue = overrides.queue ?? buildOrderQueue(config, log, confirmLatency);
 
   const repos = {
     users: new UserRepository(dataSource),
@@ -73,13 +85,15 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
   const pathSettings = purchasePathSettings(config);
   const captchaPool = new CaptchaPool(captchaRenderer(config, log, overrides), config.captcha.poolSize, log);
   const captchas = new CaptchaService(captchaPool, config.captcha.waitMs);
-  const path = buildPurchasePath(pathSettings, { users: repos.users, blacklist: repos.blacklist, queue, captchas, overloaded: lag.overloaded, log });
+  const meter = new PurchaseMeter();
+  const path = buildPurchasePath(pathSettings, { users: repos.users, blacklist: repos.blacklist, queue, captchas, overloaded: lag.overloaded, meter, log });
   const { book, tracker, tickets, generations, accounts, blacklist, abuse, funnel } = path;
   const proofs = new ProofOfWork(config.cookieKeys[0], config.powCost);
   const logins = new LoginGuard(accounts, proofs, config.login);
-  const catalog = new CatalogService(repos.products, repos.sales, book);
+  const catalog = new CatalogService(repos.products, repos.sales, book, () => tracker.pendingCount());
   const orders = new OrderService(repos.orders, tracker);
   // Only a broker's queue holds orders safely while the writer waits: the in-process one loses them in a crash.
+  const writerStats = new WriterStats();
   const hold = { ...DEFAULT_HOLD, maxMs: queue.kind === 'rabbitmq' ? config.writerHoldMs : 0, ...overrides.writerHold };
   const writer: OrderWriter =
     config.orderWriter === 'thread' && config.amqpUrl && !overrides.queue
@@ -95,14 +109,30 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
           tracker,
           log,
           overrides.writerScript,
+          undefined,
+          writerStats.observe,
         )
       : new InlineOrderWriter(
           queue,
-          buildOrderConsumer({ dataSource, databaseKind: config.database.kind, settled: tracker, pace: tracker.pace, hold, log }),
+          buildOrderConsumer({ dataSource, databaseKind: config.database.kind, settled: tracker, pace: tracker.pace, hold, log, batches: writerStats.observe }),
         );
   const recovery = new RecoveryService(queue, writer, repos.sales, repos.orders, book, blacklist, log);
 
-  const services = { accounts, generations, logins, proofs, blacklist, catalog, orders, funnel, captchas, tickets, tracker, book, recovery, captchaPool };
+  // Watching the shop: read from counters it keeps anyway and one shared probe of its dependencies.
+  const probe = new ShopProbe(repos.health, queue, writer);
+  const audit = new AuditService(repos.sales, repos.orders);
+  const lifecycle = new SaleLifecycle(book, tracker, meter, async (saleId) => {
+    const [report, ordersWritten, lastOrderAt] = await Promise.all([
+      audit.audit({ saleId }),
+      repos.orders.countBySale(saleId),
+      repos.orders.lastAcceptedAt(saleId),
+    ]);
+    return { ordersWritten, lastOrderAt, audit: { ok: report.ok, failures: report.failures } };
+  }, log);
+  const live = new LiveSampler({ book, meter, tracker, probe, lag, lifecycle });
+  const metrics = new ShopMetrics(config.metrics.instance, { meter, confirmLatency, writer: writerStats, book, tracker, probe, lag, captchas: captchaPool });
+
+  const services = { accounts, generations, logins, proofs, blacklist, catalog, orders, funnel, captchas, tickets, tracker, book, recovery, captchaPool, lifecycle, live };
 
   const controllers = {
     users: new UserController(accounts, logins, proofs, config.sessionTtlMs, config.cookies),
@@ -110,6 +140,8 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
     orders: new OrderController(orders, catalog),
     admin: new AdminController(catalog, orders, blacklist, accounts),
     health: new HealthController(repos.health, queue, funnel, writer),
+    metrics: new MetricsController(metrics, config.metrics),
+    live: new LiveController(catalog, live),
     purchase: path.controller,
   };
 
@@ -138,6 +170,7 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
       queue: scratchQueue,
       captchas: new CaptchaService(scratchPool, config.captcha.waitMs),
       overloaded: lag.overloaded,
+      meter: new PurchaseMeter(),
       log: scratchLog,
     });
     return { ...scratch, queue: scratchQueue, queueName, captchaPool: scratchPool, captchaAnswer };
@@ -173,6 +206,7 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
     lag.start();
     rehearsal = await new PurchaseRehearsal(scratchShop(), log).run(config.purchase.rehearsalRequests);
     funnel.open();
+    lifecycle.start();
     started = true;
     reconciler = setInterval(() => {
       recovery.reconcileUncertain(funnel).catch((err) => log.debug({ err: err.message }, 'reconcile deferred'));
@@ -183,6 +217,8 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
   /** Graceful: stop taking purchases, let accepted ones reach the database, then close connections. */
   async function stop(drainTimeoutMs = 10_000): Promise<void> {
     funnel.close();
+    live.stop();
+    lifecycle.stop();
     lag.stop();
     if (reconciler) clearInterval(reconciler);
     if (started) await recovery.drain(drainTimeoutMs).catch((err) => log.warn({ err: err.message }, 'stopped before the queue drained'));
@@ -195,7 +231,7 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
   /** What the rehearsal before opening did; null when it was off or skipped. */
   const rehearsed = () => rehearsal;
 
-  return { config, log, dataSource, queue, repos, services, controllers, writer, lag, start, stop, rehearsed };
+  return { config, log, dataSource, queue, repos, services, controllers, writer, lag, metrics, writerStats, start, stop, rehearsed };
 }
 
 /** The rehearsal's captcha picture: nobody looks at it, so the smallest PNG there is. */

@@ -1,5 +1,6 @@
 // Every URL and the controller method that answers it, top to bottom. The purchase itself
-// (POST /api/sales/:id/buy/:path) is served before Express; see PurchaseController.
+// (POST /api/sales/:id/buy/:path) is served before Express; see PurchaseController. GET /metrics is routed in
+// app.ts, before the page bucket.
 import { Router } from 'express';
 import type { Container } from './container';
 import { requireAdmin, requireLogin } from './middleware/auth';
@@ -16,7 +17,7 @@ export function publicRoutes(c: Container): Router {
 }
 
 export function routes(c: Container): Router {
-  const { users, sales, orders, admin, health } = c.controllers;
+  const { users, sales, orders, admin, health, live } = c.controllers;
   const window = c.config.purchase.ipWindowMs;
   const r = Router();
 
@@ -48,14 +49,19 @@ export function routes(c: Container): Router {
   r.post('/admin/products', admin.createProduct);
   r.get('/admin/products/:id/edit', admin.editProduct);
   r.post('/admin/products/:id', admin.updateProduct);
+  r.get('/admin/products/:id/delete', admin.confirmDeleteProduct);
   r.post('/admin/products/:id/delete', admin.deleteProduct);
   r.get('/admin/sales', admin.sales);
   r.get('/admin/sales/new', admin.newSale);
   r.post('/admin/sales', admin.createSale);
   r.get('/admin/sales/:id/edit', admin.editSale);
   r.post('/admin/sales/:id', admin.updateSale);
+  r.get('/admin/sales/:id/delete', admin.confirmDeleteSale);
   r.post('/admin/sales/:id/delete', admin.deleteSale);
   r.get('/admin/sales/:id/orders', admin.saleOrders);
+  r.get('/admin/sales/:id/orders.csv', admin.saleOrdersCsv);
+  r.get('/admin/sales/:id/live', live.page);
+  r.get('/admin/sales/:id/live/events', live.events);
   r.get('/admin/blacklist', admin.blacklistPage);
   r.post('/admin/blacklist', admin.addToBlacklist);
   r.post('/admin/blacklist/:id/delete', admin.removeFromBlacklist);

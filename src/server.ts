@@ -34,6 +34,8 @@ export async function startWebServer(env: NodeJS.ProcessEnv = process.env) {
     (stopping ??= (async () => {
       c.log.info('shutting down: no new purchases, finishing accepted orders');
       c.services.funnel.close('stopping');
+      // Open dashboards' event streams would keep server.close() waiting: end them now.
+      c.services.live.stop();
       closing = true;
       await new Promise<void>((resolve) => {
         // close() only waits; connections busy now go idle later and must be closed then.

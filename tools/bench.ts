@@ -2,7 +2,7 @@
 // in the same run and the sale's invariants audited at the end. See docs/PERFORMANCE.md for the method.
 //
 //   npm run bench -- [--stock 10000] [--users 50000] [--connections 256] [--duration 15] [--threads 2]
-//                    [--json <file>] [--profile] [--keep] [--no-baseline] [--wait-quiet <s>] [--warmup <s>|auto]
+//                    [--json <file>] [--report <file.html>] [--profile] [--keep] [--no-baseline] [--wait-quiet <s>] [--warmup <s>|auto]
 //                    [--url http://127.0.0.1:<port> --sale <id>] [--journey [--think 2-6] [--captchas 2000] [--journey-sockets 2000] [--lobby S]]
 //
 // Uses DATABASE_URL and AMQP_URL like the app; with neither, an embedded SQLite file in a temp dir and the
@@ -30,12 +30,13 @@ import { journeyFigures, JourneyFigures, JourneyInput, journeyReport, writeCaptc
 import { createSale, createShoppers, tokenMakers, writeShopperFiles } from './bench/prepare';
 import { Child, freePort, sleep, startChild, waitFor } from './bench/processes';
 import { formatSummary, summariseFile } from './bench/profile';
+import { MetricsWatch, perSecond, SecondRow, writeHtmlReport } from './bench/report';
 import { readIds, runWrk, WRK, WrkResult, WrkRun } from './bench/wrk';
 import { removeBenchRun } from './lib/toolsData';
 import { redactUrl } from '../src/lib/redactUrl';
 
 const USAGE = `usage: npm run bench -- [--stock N] [--users N] [--connections N] [--duration S] [--threads N]
-                        [--json FILE] [--profile] [--keep] [--no-baseline] [--wait-quiet S] [--warmup S|auto]
+                        [--json FILE] [--report FILE.html] [--profile] [--keep] [--no-baseline] [--wait-quiet S] [--warmup S|auto]
                         [--url http://127.0.0.1:PORT --sale ID] [--journey [--think MIN-MAX] [--captchas N] [--journey-sockets N] [--lobby S]]`;
 
 /** What the report compares against (issue 5); informational only. */
@@ -80,6 +81,8 @@ export interface BenchOptions {
   timeout: number;
   tickets: number;
   json?: string;
+  /** An HTML page with the per-second chart of accepted, refused and p99 (from the app's /metrics). */
+  report?: string;
   url?: string;
   sale?: number;
   profile: boolean;
@@ -135,6 +138,8 @@ export interface BenchResult {
   settings: Record<string, string | number | boolean>;
   /** Responses per 100 ms from the first request, for a throughput-over-time picture. */
   timeline: number[];
+  /** With --report: accepted, refused and p99 (ms) per second, from the app's /metrics. */
+  perSecond?: SecondRow[];
   /** Orders in the database over time: [ms since the first request, count]. */
   drainCurve: [number, number][];
   /** Average cores used during each measured phase, by the server, by wrk + the bench, by everything else. */
@@ -175,6 +180,7 @@ function parseOptions(argv: string[]): BenchOptions {
       timeout: { type: 'string', default: '2' },
       tickets: { type: 'string', default: '2' },
       json: { type: 'string' },
+      report: { type: 'string' },
       url: { type: 'string' },
       sale: { type: 'string' },
       profile: { type: 'boolean', default: false },
@@ -212,6 +218,7 @@ function parseOptions(argv: string[]): BenchOptions {
     timeout: int('timeout', values.timeout, 1, 60),
     tickets: int('tickets', values.tickets, 1, 8),
     json: values.json,
+    report: values.report,
     url: values.url,
     sale: values.sale === undefined ? undefined : int('sale', values.sale, 1, 2 ** 31 - 1),
     profile: values.profile!,
@@ -318,6 +325,8 @@ interface Measured {
   cpu: CpuUse;
   acceptedIds: string[];
   uncertainIds: string[];
+  /** With --report: the app's /metrics, read once a second during the run. */
+  perSecond: SecondRow[] | null;
 }
 
 /** Runs the bench; returns the process exit code. */
@@ -604,10 +613,14 @@ async function measurePurchase(run: Run, p: Prepared, watch: Monitor, baseUrl: s
   say(`purchase: ${baseUrl}/api/sales/${p.saleId}/buy/<path>, ${o.duration} s ...`);
   let result: WrkResult;
   const cpuStart = markCpu(run.app?.proc.pid);
+  // --report: the app's own counters, read once a second (a token when the running app asks for one).
+  const metrics = o.report ? new MetricsWatch(`${baseUrl}/metrics`, run.env.METRICS_TOKEN ? { authorization: `Bearer ${run.env.METRICS_TOKEN}` } : {}) : null;
+  metrics?.start(Date.now());
   try {
     result = await runWrk({ ...p.wrkRun, url: `${baseUrl}/`, dir: runDir, name: 'purchase' });
   } finally {
     clearInterval(progress);
+    await metrics?.stop();
   }
   const cpu = cpuBetween(cpuStart, markCpu(run.app?.proc.pid));
   say(`purchase: done; ${cpuLine(cpu)}`);
@@ -615,7 +628,7 @@ async function measurePurchase(run: Run, p: Prepared, watch: Monitor, baseUrl: s
   const uncertainIds = readIds(runDir, 'uncertain', o.threads);
   writeFileSync(path.join(runDir, 'accepted.txt'), acceptedIds.map((id) => `${id}\n`).join(''));
   writeFileSync(path.join(runDir, 'uncertain.txt'), uncertainIds.map((id) => `${id}\n`).join(''));
-  return { run: result, cpu, acceptedIds, uncertainIds };
+  return { run: result, cpu, acceptedIds, uncertainIds, perSecond: metrics ? perSecond(metrics.scrapes) : null };
 }
 
 /** Waits (bounded) until every accepted request is an order row, then stops the watchers. */
@@ -858,9 +871,14 @@ function writeReport(
   say(report(result, m.audit));
   if (warmupAudit && !warmupAudit.ok) say(`pre-sale: ${formatAudit(warmupAudit)}`);
   if (result.journey) say(`\n${journeyReport(result.journey)}\n\njourney sale ${m.journey!.saleId}: ${formatAudit(m.journey!.report)}`);
+  if (m.purchase.perSecond) result.perSecond = m.purchase.perSecond;
   const json = `${JSON.stringify(result, null, 2)}\n`;
   writeFileSync(path.join(runDir, 'result.json'), json);
   if (o.json) writeFileSync(o.json, json);
+  if (o.report) {
+    writeHtmlReport(o.report, `Bench ${result.commit}: ${fmt(result.stock)} units, ${fmt(result.shoppers)} shoppers`, reportFigures(result), result.perSecond ?? [], o.json ? path.relative(path.dirname(path.resolve(o.report)), path.resolve(o.json)) : null);
+    say(`report: ${o.report}`);
+  }
   run.auditPassed = result.audit.ok;
   return result.audit.ok ? 0 : 1;
 }
@@ -1080,6 +1098,23 @@ export function figures(f: FigureInput): BenchResult {
     commit: f.commit,
     runDir: f.runDir,
   };
+}
+
+/** The headline figures of the HTML report. */
+function reportFigures(r: BenchResult): [string, string][] {
+  return [
+    ['requests/s (whole run)', fmt(r.rps)],
+    ['baseline node:http requests/s', r.baselineRps === null ? 'n/a' : fmt(r.baselineRps)],
+    ['ratio purchase / baseline', r.ratio === null ? 'n/a' : String(r.ratio)],
+    ['server CPU per response, app / baseline (µs)', `${r.cpuUsPerResponse.app ?? 'n/a'} / ${r.cpuUsPerResponse.baseline ?? 'n/a'}`],
+    ['latency p50 / p99 (wrk)', `${r.p50Ms} / ${r.p99Ms} ms`],
+    ['accepted (202)', `${fmt(r.accepted)} of ${fmt(r.stock)}`],
+    ['sold out after', r.sellOutMs === null ? 'n/a' : `${fmt(r.sellOutMs)} ms`],
+    ['all accepted written after', r.drainMs === null ? 'n/a' : `${fmt(r.drainMs)} ms`],
+    ['refused by code', Object.entries(r.refused).map(([c, n]) => `${c} ${fmt(n)}`).join(', ') || 'none'],
+    ['audit', r.audit.ok ? 'ok' : `FAILED: ${r.audit.failures.join('; ')}`],
+    ['settings', Object.entries(r.settings).map(([k, v]) => `${k}=${v}`).join(', ')],
+  ];
 }
 
 function cpuLine(c: CpuUse): string {

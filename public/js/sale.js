@@ -196,12 +196,8 @@
   function setText(node, text) { if (node && node.textContent !== text) node.textContent = text; }
   function say(text) { el.announce.textContent = ''; setTimeout(function () { el.announce.textContent = text; }, 50); }
 
-  function localTime(ms) {
-    var d = new Date(ms);
-    var sameDay = d.toDateString() === new Date(now()).toDateString();
-    var opts = sameDay ? { hour: '2-digit', minute: '2-digit', second: '2-digit' } : { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' };
-    try { return d.toLocaleString(undefined, opts); } catch (e) { return d.toISOString(); }
-  }
+  // The shop's one way of showing a moment, as the server renders it: UTC, with the zone written out.
+  function utcTime(ms) { return new Date(ms).toISOString().slice(0, 16).replace('T', ' ') + ' UTC'; }
 
   function render() {
     var t = now();
@@ -261,11 +257,8 @@
     var node = el.when.firstChild;
     if (node && node.nodeType === 3 && node.textContent.trim() !== word) node.textContent = word + ' ';
     var iso = new Date(ms).toISOString();
-    if (el.whenTime.getAttribute('datetime') !== iso || !el.whenTime.dataset.local) {
-      el.whenTime.setAttribute('datetime', iso);
-      el.whenTime.dataset.local = '1';
-      el.whenTime.textContent = localTime(ms);
-    }
+    if (el.whenTime.getAttribute('datetime') !== iso) el.whenTime.setAttribute('datetime', iso);
+    setText(el.whenTime, utcTime(ms));
   }
 
   function announceCountdown(secondsLeft) {

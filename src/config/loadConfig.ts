@@ -1,5 +1,6 @@
 // The one schema for every setting: read once at start, every problem reported together.
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { z } from 'zod';
 
 export type DatabaseConfig = { kind: 'sqlite'; path: string } | { kind: 'mysql'; url: string };
@@ -56,6 +57,14 @@ export interface Config {
     waitMs: number;
     /** How long before an opening the challenge is handed out sealed (CHALLENGE_SEAL_SECONDS, in ms). */
     sealLeadMs: number;
+  };
+  metrics: {
+    /** Who may read GET /metrics without the token: loopback addresses only, anyone, or nobody. */
+    access: 'loopback' | 'open' | 'off';
+    /** A bearer token that opens GET /metrics from any address (unless access is off); null: none. */
+    token: string | null;
+    /** The `instance` label on every series, so that several instances can be told apart. */
+    instance: string;
   };
 }
 
@@ -150,6 +159,9 @@ const schema = z.object({
   CAPTCHA_POOL_FILE: z.string().optional(),
   CAPTCHA_WAIT_MS: int(8000, 2000).pipe(z.number().max(120_000)),
   CHALLENGE_SEAL_SECONDS: int(60).pipe(z.number().max(3600)),
+  METRICS: z.enum(['loopback', 'open', 'off']).default('loopback'),
+  METRICS_TOKEN: z.string().min(16, 'at least 16 characters (openssl rand -hex 16)').regex(/^[\x21-\x7e]+$/, 'printable characters, no spaces').optional(),
+  METRICS_INSTANCE: z.string().max(128).regex(/^[\w.:@-]+$/, 'letters, digits and . : @ - _ only').optional(),
 });
 
 function parseCookieKeys(raw: string | undefined, problems: string[]): Buffer[] {
@@ -255,6 +267,11 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv): Config {
       rehearsalRequests: e.REHEARSAL_REQUESTS ?? (e.NODE_ENV === 'production' ? 10_000 : 0),
     }),
     pages: Object.freeze({ bucketPerSecond: e.PAGE_BUCKET_PER_SECOND, bucketCapacity: e.PAGE_BUCKET_CAPACITY }),
+    metrics: Object.freeze({
+      access: e.METRICS,
+      token: e.METRICS_TOKEN ?? null,
+      instance: e.METRICS_INSTANCE ?? `${hostname()}:${e.PORT}`,
+    }),
     captcha: Object.freeze({ poolSize: e.CAPTCHA_POOL_SIZE, threads: e.CAPTCHA_THREADS, poolFile: e.CAPTCHA_POOL_FILE ?? null, waitMs: e.CAPTCHA_WAIT_MS, sealLeadMs: e.CHALLENGE_SEAL_SECONDS * 1000 }),
   });
 }

@@ -8,7 +8,9 @@ import type { PublicUser } from '../services/AccountService';
 import type { BlacklistService } from '../services/BlacklistService';
 import type { CatalogService, SaleView } from '../services/CatalogService';
 import type { OrderService } from '../services/OrderService';
+import { utcTime } from '../lib/utcTime';
 import { blacklistSchema, productSchema, saleSchema, toDollarsInput, toUtcInput } from './adminSchemas';
+import { ordersCsv } from './ordersCsv';
 import { parseForm, parseId } from './validation';
 
 /** How the blacklist form turns a user name into an id, and ends a blocked user's logins; AccountService fits. */
@@ -23,12 +25,42 @@ type BlacklistEntry = Awaited<ReturnType<BlacklistService['list']>>[number];
 
 /** Orders listed on one page; the totals always count them all. */
 export const ORDERS_SHOWN = 500;
+/** Orders in one CSV export: more than any sale this shop runs. */
+const CSV_MAX = 1_000_000;
 
-/** Formatting helpers every admin view may use. */
+/** The orders search box: trimmed, bounded. */
+function searchOf(req: Request): string {
+  return typeof req.query.q === 'string' ? req.query.q.trim().slice(0, 64) : '';
+}
+
+/** Formatting helpers every admin view may use (app.locals.utc is the same function). */
 const helpers = {
-  utc: (d: Date): string => `${d.toISOString().replace('T', ' ').slice(0, 16)} UTC`,
+  utc: utcTime,
   inputTime: toUtcInput,
 };
+
+/**
+ * The success messages a redirect after a form may ask for (`?done=<key>&id=<id>`): a fixed table, so the
+ * query string chooses a message but never writes one.
+ */
+const NOTICES: Record<string, (id: string) => string> = {
+  'product-created': (id) => `Product ${id} created.`,
+  'product-saved': (id) => `Product ${id} saved.`,
+  'product-deleted': (id) => `Product ${id} deleted.`,
+  'sale-created': (id) => `Sale ${id} created. It opens at its start time; its live view is linked in the list.`,
+  'sale-saved': (id) => `Sale ${id} saved.`,
+  'sale-deleted': (id) => `Sale ${id} deleted.`,
+  'blacklist-added': () => 'Blacklist entry added; it applies to purchases at once.',
+  'blacklist-removed': () => 'Blacklist entry removed.',
+};
+
+/** The success message a redirect asked for, or null. */
+function successNotice(req: Request): string | null {
+  const key = typeof req.query.done === 'string' ? req.query.done : '';
+  const id = typeof req.query.id === 'string' && /^\d{1,9}$/.test(req.query.id) ? req.query.id : '';
+  const notice = Object.hasOwn(NOTICES, key) ? NOTICES[key] : undefined;
+  return notice ? notice(id) : null;
+}
 
 export class AdminController {
   constructor(
@@ -68,7 +100,7 @@ export class AdminController {
       res.json({ ok: true, products });
       return;
     }
-    res.render('admin/products/index', await this.productListLocals());
+    res.render('admin/products/index', { ...(await this.productListLocals()), success: successNotice(req) });
   };
 
   newProduct = (_req: Request, res: Response): void => {
@@ -79,7 +111,7 @@ export class AdminController {
     const input = parseForm(productSchema, req, res, 'admin/products/form', { ...helpers, title: 'New product', product: null });
     if (!input) return;
     const id = await this.catalog.createProduct(input);
-    done(req, res, '/admin/products', 201, { ok: true, id });
+    done(req, res, `/admin/products?done=product-created&id=${id}`, 201, { ok: true, id });
   };
 
   editProduct = async (req: Request, res: Response): Promise<void> => {
@@ -94,7 +126,7 @@ export class AdminController {
     const input = parseForm(productSchema, req, res, 'admin/products/form', locals);
     if (!input) return;
     await this.catalog.updateProduct(product.id, input);
-    done(req, res, '/admin/products', 200, { ok: true, id: product.id });
+    done(req, res, `/admin/products?done=product-saved&id=${product.id}`, 200, { ok: true, id: product.id });
   };
 
   deleteProduct = async (req: Request, res: Response): Promise<void> => {
@@ -104,7 +136,24 @@ export class AdminController {
       res.status(refused.status).render('admin/products/index', { ...(await this.productListLocals()), notice: refused.message });
       return;
     }
-    done(req, res, '/admin/products', 200, { ok: true });
+    done(req, res, `/admin/products?done=product-deleted&id=${id}`, 200, { ok: true });
+  };
+
+  /** The question before a delete, on a page of its own (the strict CSP allows no inline confirm() script). */
+  confirmDeleteProduct = async (req: Request, res: Response): Promise<void> => {
+    const product = await this.catalog.getProduct(parseId(req.params.id, 'product id'));
+    const { salesPerProduct } = await this.productListLocals();
+    const sales = salesPerProduct.get(product.id) ?? 0;
+    res.render('admin/confirm-delete', {
+      ...helpers,
+      title: `Delete ${product.name}?`,
+      what: `product ${product.id}, ${product.name}`,
+      action: `/admin/products/${product.id}/delete`,
+      back: '/admin/products',
+      refusal: sales > 0 ? `It has ${sales} sale${sales === 1 ? '' : 's'}: delete ${sales === 1 ? 'it' : 'them'} first.` : null,
+      consequences: [],
+      withOrders: false,
+    });
   };
 
   // ---- sales ----------------------------------------------------------------------------------------------
@@ -115,7 +164,7 @@ export class AdminController {
       res.json({ ok: true, sales });
       return;
     }
-    res.render('admin/sales/index', { ...helpers, title: 'Sales', sales });
+    res.render('admin/sales/index', { ...helpers, title: 'Sales', sales, success: successNotice(req) });
   };
 
   newSale = async (req: Request, res: Response): Promise<void> => {
@@ -136,7 +185,7 @@ export class AdminController {
     }
     const result = await attempt(req, () => this.catalog.createSale(input));
     if (result instanceof AppError) return renderRefused(res, result, 'admin/sales/form', locals, req.body);
-    done(req, res, '/admin/sales', 201, { ok: true, id: result });
+    done(req, res, `/admin/sales?done=sale-created&id=${result}`, 201, { ok: true, id: result });
   };
 
   editSale = async (req: Request, res: Response): Promise<void> => {
@@ -155,36 +204,64 @@ export class AdminController {
     }
     const refused = await attempt(req, () => this.catalog.updateSale(sale.id, input));
     if (refused instanceof AppError) return renderRefused(res, refused, 'admin/sales/form', locals, req.body);
-    done(req, res, '/admin/sales', 200, { ok: true, id: sale.id });
+    done(req, res, `/admin/sales?done=sale-saved&id=${sale.id}`, 200, { ok: true, id: sale.id });
   };
 
   deleteSale = async (req: Request, res: Response): Promise<void> => {
     const id = parseId(req.params.id, 'sale id');
-    const refused = await attempt(req, () => this.catalog.deleteSale(id));
+    const withOrders = (req.body as Record<string, unknown> | undefined)?.deleteOrders === 'yes';
+    const refused = await attempt(req, () => this.catalog.deleteSale(id, withOrders));
     if (refused instanceof AppError) {
       const sales = await this.catalog.listSales();
       res.status(refused.status).render('admin/sales/index', { ...helpers, title: 'Sales', sales, notice: refused.message });
       return;
     }
-    done(req, res, '/admin/sales', 200, { ok: true });
+    done(req, res, `/admin/sales?done=sale-deleted&id=${id}`, 200, { ok: true });
   };
 
-  /** Orders of one sale with its totals: orders written, units sold by the stock counter, revenue. */
+  /** The question before a delete: what goes with the sale, or why it cannot go now. */
+  confirmDeleteSale = async (req: Request, res: Response): Promise<void> => {
+    const { sale, orders, refusal } = await this.catalog.deletion(parseId(req.params.id, 'sale id'));
+    const consequences = orders > 0 ? [`Its ${orders} order${orders === 1 ? '' : 's'} will be deleted with it.`] : [];
+    res.render('admin/confirm-delete', {
+      ...helpers,
+      title: `Delete sale ${sale.id}?`,
+      what: `sale ${sale.id}: ${sale.product.name}, ${sale.stock} units, ${utcTime(sale.startsAt)} to ${utcTime(sale.endsAt)}`,
+      action: `/admin/sales/${sale.id}/delete`,
+      back: '/admin/sales',
+      refusal: refusal?.message ?? null,
+      consequences,
+      withOrders: orders > 0,
+      exportUrl: orders > 0 ? `/admin/sales/${sale.id}/orders.csv` : null,
+    });
+  };
+
+  /** Orders of one sale, with who bought, its totals (orders written, units sold, revenue) and a search (`q`). */
   saleOrders = async (req: Request, res: Response): Promise<void> => {
     const sale = await this.catalog.getSale(parseId(req.params.id, 'sale id'));
-    const orders = await this.orders.listForSale(sale.id);
-    const totals = { count: orders.length, unitsSold: unitsSold(sale), revenueCents: orders.length * sale.priceCents };
+    const search = searchOf(req);
+    const [{ orders, matched }, count] = await Promise.all([
+      this.orders.listForSaleWithBuyers(sale.id, search, ORDERS_SHOWN),
+      this.orders.countForSale(sale.id),
+    ]);
+    const totals = { count, unitsSold: unitsSold(sale), revenueCents: count * sale.priceCents };
     if (wantsJson(req)) {
-      res.json({ ok: true, sale, totals, orders });
+      res.json({ ok: true, sale, totals, matched, orders });
       return;
     }
-    res.render('admin/sales/orders', {
-      ...helpers,
-      title: `Orders: ${sale.product.name}`,
-      sale,
-      totals,
-      orders: orders.slice(0, ORDERS_SHOWN),
-    });
+    res.render('admin/sales/orders', { ...helpers, title: `Orders: ${sale.product.name}`, sale, totals, orders, matched, search });
+  };
+
+  /** The same orders (all of them, or those the search finds) as CSV, for a spreadsheet. */
+  saleOrdersCsv = async (req: Request, res: Response): Promise<void> => {
+    const sale = await this.catalog.getSale(parseId(req.params.id, 'sale id'));
+    const { orders } = await this.orders.listForSaleWithBuyers(sale.id, searchOf(req), CSV_MAX);
+    res
+      .status(200)
+      .set('Content-Type', 'text/csv; charset=utf-8')
+      .set('Content-Disposition', `attachment; filename="sale-${sale.id}-orders.csv"`)
+      .set('Cache-Control', 'no-store')
+      .send(ordersCsv(orders));
   };
 
   // ---- blacklist ------------------------------------------------------------------------------------------
@@ -195,7 +272,7 @@ export class AdminController {
       res.json({ ok: true, entries });
       return;
     }
-    res.render('admin/blacklist/index', { ...(await this.blacklistLocals(entries)), errors: {}, values: {} });
+    res.render('admin/blacklist/index', { ...(await this.blacklistLocals(entries)), errors: {}, values: {}, success: successNotice(req) });
   };
 
   addToBlacklist = async (req: Request, res: Response): Promise<void> => {
@@ -214,13 +291,13 @@ export class AdminController {
     const id = await this.blacklist.add({ userId, ip: input.ip, reason: input.reason, until: input.until });
     // A user blocked by hand may have been taken over: every copy of their login cookie stops working.
     if (userId !== null) await this.users.revokeSessions(userId);
-    done(req, res, '/admin/blacklist', 201, { ok: true, id });
+    done(req, res, `/admin/blacklist?done=blacklist-added&id=${id}`, 201, { ok: true, id });
   };
 
   removeFromBlacklist = async (req: Request, res: Response): Promise<void> => {
     const id = parseId(req.params.id, 'blacklist entry id');
     if (!(await this.blacklist.remove(id))) throw new NotFoundError('Blacklist entry');
-    done(req, res, '/admin/blacklist', 200, { ok: true });
+    done(req, res, '/admin/blacklist?done=blacklist-removed', 200, { ok: true });
   };
 
   // ---- helpers --------------------------------------------------------------------------------------------

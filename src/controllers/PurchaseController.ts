@@ -8,6 +8,7 @@ import type { Refusal } from '../errors';
 import type { OriginRequest } from '../lib/originCheck';
 import type { AccountService } from '../services/AccountService';
 import type { OrderTracker } from '../services/OrderTracker';
+import type { PurchaseMeter } from '../services/PurchaseMeter';
 import type { Challenge, OpeningKey, PurchaseFunnel, PurchaseResult, RequestReader, SealedChallenge } from '../services/PurchaseFunnel';
 
 /**
@@ -63,6 +64,7 @@ export class PurchaseController {
   constructor(
     private readonly funnel: PurchaseFunnel<IncomingMessage>,
     private readonly status: StatusSources,
+    private readonly meter: PurchaseMeter,
   ) {}
 
   /** True when the request is one of these routes (and has been answered); false to pass it on to Express. */
@@ -78,15 +80,43 @@ export class PurchaseController {
         answerChallenge(res, this.funnel.challenge(Number(m[1]), req, m[3] !== undefined));
         return true;
       }
-      const result = this.funnel.attempt(Number(m[1]), m[2], req);
-      // Most requests are answered synchronously, without a promise.
-      if (result instanceof Promise) result.then((r) => answer(res, r)).catch(() => fail(res));
-      else answer(res, result);
+      return this.purchase(Number(m[1]), m[2], req, res);
     } catch {
       fail(res);
     }
     return true;
   };
+
+  /** The purchase, timed and counted by outcome (PurchaseMeter) from here to its answer. */
+  private purchase(saleId: number, path: string, req: IncomingMessage, res: ServerResponse): true {
+    const meter = this.meter;
+    const startedAt = meter.now();
+    try {
+      const result = this.funnel.attempt(saleId, path, req);
+      // Most requests are answered synchronously, without a promise.
+      if (result instanceof Promise) {
+        result
+          .then(
+            (r) => {
+              meter.record(r, startedAt);
+              answer(res, r);
+            },
+            () => {
+              meter.failed(startedAt);
+              fail(res);
+            },
+          )
+          .catch(() => fail(res));
+      } else {
+        meter.record(result, startedAt);
+        answer(res, result);
+      }
+    } catch {
+      meter.failed(startedAt);
+      fail(res);
+    }
+    return true;
+  }
 
   private tryGet(url: string, req: IncomingMessage, res: ServerResponse): boolean {
     if (url.startsWith('/api/orders/')) return this.tryOrderStatus(url, req, res);

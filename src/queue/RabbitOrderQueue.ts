@@ -4,6 +4,7 @@
 // and amqplib's encoding are per message, so a crowd's orders cost a fraction of one message each.
 import * as amqp from 'amqplib';
 import type { Logger } from 'pino';
+import { Histogram } from '../lib/Histogram';
 import {
   BatchHandler,
   Delivery,
@@ -36,6 +37,9 @@ export interface RabbitOptions {
   expiresMs?: number;
 }
 
+/** Buckets of the publish-confirm latency, in seconds. */
+export const CONFIRM_SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
 export class RabbitOrderQueue implements OrderQueue {
   readonly kind = 'rabbitmq' as const;
   private readonly deadQueue: string;
@@ -67,6 +71,8 @@ export class RabbitOrderQueue implements OrderQueue {
   constructor(
     options: RabbitOptions,
     private readonly log: Logger,
+    /** Seconds from sending a message to the broker's confirm, one observation per message. */
+    private readonly confirmLatency: Histogram = new Histogram(CONFIRM_SECONDS),
   ) {
     this.options = {
       url: options.url,
@@ -141,7 +147,9 @@ export class RabbitOrderQueue implements OrderQueue {
     if (!ch) return fail(new PublishRefusedError('not connected to the broker'));
     try {
       const body = Buffer.from(JSON.stringify(batch.map((o) => o.message)));
+      const sentAt = performance.now();
       ch.sendToQueue(this.options.queue, body, { persistent: true, contentType: 'application/json' }, (err) => {
+        this.confirmLatency.observe((performance.now() - sentAt) / 1000);
         if (!err) for (const o of batch) o.resolve();
         // A broker nack ('message nacked') is not proof that the message is absent (a quorum queue may nack
         // one it could not confirm in time), and a lost channel proves nothing: both are unknown outcomes,

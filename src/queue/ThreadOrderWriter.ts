@@ -4,6 +4,7 @@
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
+import type { BatchObserver } from './OrderConsumer';
 import type { SettlementListener } from './OrderQueue';
 import type { FromWriter, ToWriter, WriterSettings } from './orderWriterThread';
 import type { OrderWriter } from './OrderWriter';
@@ -47,6 +48,7 @@ export class ThreadOrderWriter implements OrderWriter {
     private readonly log: Logger,
     private readonly script: ThreadScript = defaultThreadScript,
     private readonly schedule: RestartSchedule = timerSchedule,
+    private readonly batches: BatchObserver = () => undefined,
   ) {}
 
   async start(): Promise<void> {
@@ -134,6 +136,7 @@ export class ThreadOrderWriter implements OrderWriter {
       case 'settled':
         for (const id of m.written) this.settled.written(id);
         for (const id of m.failed) this.settled.failed(id);
+        for (let b = m.batches ?? [], i = 0; i + 2 < b.length; i += 3) this.batches(b[i], b[i + 1], b[i + 2]);
         return;
       case 'fatal':
         this.log.error({ err: m.message }, 'order writer thread could not start');

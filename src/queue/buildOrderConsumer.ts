@@ -5,7 +5,7 @@ import type { DataSource } from 'typeorm';
 import type { PurchasePace } from '../lib/PurchasePace';
 import { HealthRepository } from '../repositories/HealthRepository';
 import { OrderRepository } from '../repositories/OrderRepository';
-import { OrderConsumer } from './OrderConsumer';
+import { BatchObserver, OrderConsumer } from './OrderConsumer';
 import type { SettlementListener } from './OrderQueue';
 import { HoldSettings, WriterHold } from './WriterHold';
 
@@ -17,9 +17,11 @@ export interface ConsumerParts {
   pace: PurchasePace;
   hold: HoldSettings;
   log: Logger;
+  /** Told of every committed batch (the shop's metrics). */
+  batches?: BatchObserver;
 }
 
 export function buildOrderConsumer(p: ConsumerParts): OrderConsumer {
   const health = new HealthRepository(p.dataSource, p.databaseKind);
-  return new OrderConsumer(new OrderRepository(p.dataSource), p.settled, () => health.ping(), p.log, new WriterHold(p.pace, p.hold));
+  return new OrderConsumer(new OrderRepository(p.dataSource), p.settled, () => health.ping(), p.log, new WriterHold(p.pace, p.hold), p.batches);
 }

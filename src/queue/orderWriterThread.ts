@@ -27,7 +27,7 @@ export type FromWriter =
   | { type: 'ready' }
   | { type: 'fatal'; message: string }
   | { type: 'busy'; busy: boolean }
-  | { type: 'settled'; written: string[]; failed: string[] }
+  | { type: 'settled'; written: string[]; failed: string[]; batches?: number[] }
   | { type: 'paused' };
 
 /** What the main thread tells the worker. */
@@ -41,6 +41,8 @@ async function run(settings: WriterSettings, port: NonNullable<typeof parentPort
   // The main thread's OrderTracker learns a batch's outcomes in one message, after its commit.
   let written: string[] = [];
   let failed: string[] = [];
+  /** Committed batches since the last report, flattened: size, seconds, inserted, size, ... */
+  let batches: number[] = [];
   const settled: SettlementListener = { written: (id) => void written.push(id), failed: (id) => void failed.push(id) };
   const consumer = buildOrderConsumer({
     dataSource,
@@ -49,15 +51,17 @@ async function run(settings: WriterSettings, port: NonNullable<typeof parentPort
     pace: new PurchasePace(settings.pace),
     hold: settings.hold,
     log,
+    batches: (size, seconds, inserted) => void batches.push(size, seconds, inserted),
   });
   const handle = async (batch: Parameters<typeof consumer.handle>[0]) => {
     post({ type: 'busy', busy: true });
     try {
       await consumer.handle(batch);
     } finally {
-      post({ type: 'settled', written, failed });
+      post({ type: 'settled', written, failed, batches });
       written = [];
       failed = [];
+      batches = [];
       post({ type: 'busy', busy: false });
     }
   };

@@ -1,6 +1,6 @@
 // Orders are written in batches: one transaction inserts many rows and takes their units off the stock.
-import { DataSource, In, QueryRunner, Repository } from 'typeorm';
-import { Order, OrderStatus } from '../models';
+import { Brackets, DataSource, In, QueryRunner, Repository } from 'typeorm';
+import { Order, OrderStatus, User } from '../models';
 import { isUniqueViolation } from './driverErrors';
 
 export interface NewOrder {
@@ -17,6 +17,12 @@ export interface OrderRecord {
   userId: number;
   status: OrderStatus;
   createdAt: Date;
+}
+
+/** An order with who placed it, for the admin's list and export. */
+export interface OrderWithBuyer extends OrderRecord {
+  userName: string;
+  nickName: string;
 }
 
 /** What became of each order of a batch, by request id. */
@@ -152,6 +158,47 @@ export class OrderRepository {
     return (await this.repo.find({ where: { saleId }, order: { id: 'ASC' } })).map(toRecord);
   }
 
+  /**
+   * The sale's orders with their buyers' names, oldest first: those whose order id, request id (prefix), user
+   * id, user name or nick name (parts) match `search`, or all; at most `limit`; and how many matched in all.
+   */
+  async listBySaleWithBuyers(saleId: number, search: string, limit: number): Promise<{ orders: OrderWithBuyer[]; matched: number }> {
+    const q = this.repo
+      .createQueryBuilder('o')
+      .innerJoin(User, 'u', 'u.id = o.userId')
+      .where('o.saleId = :saleId', { saleId });
+    if (search) {
+      const like = (s: string) => s.replace(/[!%_]/g, (c) => `!${c}`);
+      const id = /^#?\d{1,9}$/.test(search) ? Number(search.replace('#', '')) : -1;
+      q.andWhere(
+        new Brackets((b) => {
+          b.where("u.userName LIKE :part ESCAPE '!'", { part: `%${like(search)}%` })
+            .orWhere("u.nickName LIKE :part ESCAPE '!'")
+            .orWhere("o.requestId LIKE :prefix ESCAPE '!'", { prefix: `${like(search)}%` })
+            .orWhere('o.id = :id OR o.userId = :id', { id });
+        }),
+      );
+    }
+    const matched = await q.getCount();
+    const rows = (await q
+      .select(['o.id AS id', 'o.requestId AS requestId', 'o.saleId AS saleId', 'o.userId AS userId', 'o.status AS status', 'o.createdAt AS createdAt'])
+      .addSelect(['u.userName AS userName', 'u.nickName AS nickName'])
+      .orderBy('o.id', 'ASC')
+      .limit(limit)
+      .getRawMany()) as Record<string, unknown>[];
+    const orders = rows.map((r) => ({
+      id: Number(r.id),
+      requestId: String(r.requestId),
+      saleId: Number(r.saleId),
+      userId: Number(r.userId),
+      status: r.status as OrderStatus,
+      createdAt: dateOf(r.createdAt as string | Date),
+      userName: String(r.userName),
+      nickName: String(r.nickName),
+    }));
+    return { orders, matched };
+  }
+
   /** User ids that already bought, per sale: the purchase funnel's memory after a restart. */
   async buyersBySale(saleIds: number[]): Promise<Map<number, number[]>> {
     const result = new Map<number, number[]>(saleIds.map((id) => [id, []]));
@@ -178,6 +225,16 @@ export class OrderRepository {
       .getRawOne()) as { count: string | number; lastId: string | number | null } | undefined;
     const count = Number(row?.count ?? 0);
     return { count, lastId: count > 0 && row?.lastId != null ? Number(row.lastId) : afterId };
+  }
+
+  /** When the sale's last order was accepted (its created_at, epoch ms), or null without orders. */
+  async lastAcceptedAt(saleId: number): Promise<number | null> {
+    const row = (await this.repo
+      .createQueryBuilder('o')
+      .select('MAX(o.createdAt)', 'last')
+      .where('o.saleId = :saleId', { saleId })
+      .getRawOne()) as { last: string | Date | null } | undefined;
+    return row?.last ? dateOf(row.last).getTime() : null;
   }
 
   async usersWithMoreThanOneOrder(saleId: number): Promise<number[]> {
@@ -210,6 +267,12 @@ function groupBySale(orders: Iterable<NewOrder>): Map<number, NewOrder[]> {
 /** UTC 'YYYY-MM-DD HH:MM:SS.mmm': what both drivers store for a datetime(3) column. */
 function sqlDateTime(ms: number): string {
   return new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
+}
+
+/** A datetime(3) read raw: a Date from mysql2 (timezone Z), 'YYYY-MM-DD HH:MM:SS.mmm' (UTC) from SQLite. */
+function dateOf(v: string | Date): Date {
+  if (v instanceof Date) return v;
+  return new Date(/[zZ]$|[+-]\d\d:?\d\d$/.test(v) ? v : `${v.replace(' ', 'T')}Z`);
 }
 
 function placeholders(n: number): string {

@@ -57,6 +57,15 @@ export class SaleRepository {
     return (result.affected ?? 0) > 0;
   }
 
+  /** The sale and its orders, in one transaction. */
+  async deleteWithOrders(id: number): Promise<boolean> {
+    return this.repo.manager.transaction(async (m) => {
+      await m.getRepository(Order).delete({ saleId: id });
+      const result = await m.getRepository(FlashSale).delete({ id });
+      return (result.affected ?? 0) > 0;
+    });
+  }
+
   async countOrders(id: number): Promise<number> {
     return this.orders.countBy({ saleId: id });
   }

@@ -24,6 +24,8 @@ export class CatalogService {
     private readonly products: ProductRepository,
     private readonly sales: SaleRepository,
     private readonly book: SaleBook,
+    /** Orders this process accepted and has not yet written: a sale is not deleted under them. */
+    private readonly pendingOrders: () => number = () => 0,
   ) {}
 
   listProducts(): Promise<ProductRecord[]> {
@@ -103,16 +105,32 @@ export class CatalogService {
     this.book.put({ id, startsAt: input.startsAt.getTime(), endsAt: input.endsAt.getTime(), stock: input.stock });
   }
 
-  async deleteSale(id: number, now = Date.now()): Promise<void> {
-    const current = await this.sales.findById(id);
-    if (!current) throw new NotFoundError('Sale');
-    if (current.startsAt.getTime() <= now && current.endsAt.getTime() > now) {
-      throw new ConflictError('SALE_LIVE', 'A live sale cannot be deleted.');
+  /**
+   * Whether the sale may be deleted now, and what goes with it. An upcoming sale may; one that is selling
+   * (live, units left) may not: end it first. A sold-out or ended sale may, with its orders, once every order
+   * this process accepted is written (so that none arrives after it).
+   */
+  async deletion(id: number, now = Date.now()): Promise<{ sale: SaleView; orders: number; refusal: ConflictError | null }> {
+    const sale = await this.getSale(id, now);
+    const orders = await this.sales.countOrders(id);
+    let refusal: ConflictError | null = null;
+    if (sale.phase === 'live') {
+      refusal = new ConflictError('SALE_LIVE', 'This sale is selling: set its end to now (Edit) or wait until it sells out, then delete it.');
+    } else if (sale.phase !== 'upcoming' && this.pendingOrders() > 0) {
+      refusal = new ConflictError('SALE_SETTLING', 'Accepted orders are still being written; try again in a few seconds.');
     }
-    if ((await this.sales.countOrders(id)) > 0) {
-      throw new ConflictError('SALE_HAS_ORDERS', 'A sale with orders cannot be deleted.');
+    return { sale, orders, refusal };
+  }
+
+  /** Deletes the sale (see deletion()); with orders only when `withOrders` says so, and then them too. */
+  async deleteSale(id: number, withOrders = false, now = Date.now()): Promise<void> {
+    this.records.delete(id);
+    const { orders, refusal } = await this.deletion(id, now);
+    if (refusal) throw refusal;
+    if (orders > 0 && !withOrders) {
+      throw new ConflictError('SALE_HAS_ORDERS', `This sale has ${orders} orders: confirm deleting them with it.`, { orders });
     }
-    await this.sales.delete(id);
+    if (!(await (orders > 0 ? this.sales.deleteWithOrders(id) : this.sales.delete(id)))) throw new NotFoundError('Sale');
     this.records.delete(id);
     this.book.remove(id);
   }

@@ -1,6 +1,6 @@
 // Order status for shoppers and order lists for admins.
 import { NotFoundError } from '../errors';
-import { OrderRecord, OrderRepository } from '../repositories/OrderRepository';
+import { OrderRecord, OrderRepository, OrderWithBuyer } from '../repositories/OrderRepository';
 import type { OrderTracker } from './OrderTracker';
 
 export type OrderState = 'pending' | 'confirmed' | 'failed';
@@ -31,5 +31,14 @@ export class OrderService {
 
   listForSale(saleId: number): Promise<OrderRecord[]> {
     return this.orders.listBySale(saleId);
+  }
+
+  /** The sale's orders with who bought (user name, nick name), those matching `search` or all, at most `limit`. */
+  listForSaleWithBuyers(saleId: number, search: string, limit: number): Promise<{ orders: OrderWithBuyer[]; matched: number }> {
+    return this.orders.listBySaleWithBuyers(saleId, search, limit);
+  }
+
+  countForSale(saleId: number): Promise<number> {
+    return this.orders.countBySale(saleId);
   }
 }

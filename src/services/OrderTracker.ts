@@ -18,6 +18,8 @@ interface Tracked {
 
 export class OrderTracker implements SettlementListener {
   private readonly requests = new Map<string, Tracked>();
+  /** When each sale last accepted an order: once it is sold out, the moment it sold out. */
+  private readonly lastAccepted = new Map<number, number>();
   /** A double from the start, like the timestamps it will hold. */
   private sweptAt = -Infinity;
 
@@ -28,6 +30,7 @@ export class OrderTracker implements SettlementListener {
 
   accepted(requestId: string, saleId: number, userId: number, at: number): void {
     this.requests.set(requestId, { userId, saleId, state: 'pending', at });
+    this.lastAccepted.set(saleId, at);
     this.pace.taken();
   }
 
@@ -57,6 +60,11 @@ export class OrderTracker implements SettlementListener {
     const found: (Tracked & { requestId: string })[] = [];
     for (const [requestId, t] of this.requests) if (t.userId === userId && t.state !== 'confirmed') found.push({ ...t, requestId });
     return found;
+  }
+
+  /** When the sale last accepted an order in this process (epoch ms), or null. */
+  lastAcceptedAt(saleId: number): number | null {
+    return this.lastAccepted.get(saleId) ?? null;
   }
 
   pendingCount(): number {

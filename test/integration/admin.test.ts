@@ -100,8 +100,8 @@ describe.each(testDatabases())('admin pages on %s', (database) => {
         .send({ _csrf: admin.csrf, name, description: 'A phone', image: '/img/phone.svg', price: '19.99' });
 
       expect(res.status).toBe(303);
-      expect(res.headers.location).toBe('/admin/products');
       const created = (await catalog().listProducts()).find((p) => p.name === name);
+      expect(res.headers.location).toBe(`/admin/products?done=product-created&id=${created?.id}`);
       expect(created).toMatchObject({ description: 'A phone', image: '/img/phone.svg', priceCents: 1999 });
       const list = await admin.agent.get('/admin/products').expect(200);
       expect(list.text).toContain(name);
@@ -158,7 +158,7 @@ describe.each(testDatabases())('admin pages on %s', (database) => {
 
       expect(html.status).toBe(409);
       expect(html.text).toContain('Delete the sales of this product first.');
-      expect(html.text).toContain(`action="/admin/products/${productId}/delete"`); // the list again, not an error page
+      expect(html.text).toContain(`href="/admin/products/${productId}/delete"`); // the list again, not an error page
       expect(json.status).toBe(409);
       expect(json.body).toMatchObject({ ok: false, code: 'PRODUCT_HAS_SALES' });
       await expect(catalog().getProduct(productId)).resolves.toMatchObject({ id: productId });
@@ -233,8 +233,8 @@ describe.each(testDatabases())('admin pages on %s', (database) => {
       });
 
       expect(res.status).toBe(303);
-      expect(res.headers.location).toBe('/admin/sales');
       const sale = (await catalog().listSales()).find((s) => s.productId === productId)!;
+      expect(res.headers.location).toBe(`/admin/sales?done=sale-created&id=${sale.id}`);
       expect(sale).toMatchObject({ stock: 25, remaining: 25, priceCents: 950, phase: 'upcoming' });
       expect(sale.startsAt.toISOString()).toBe('2031-03-04T05:06:00.000Z');
       expect(sale.endsAt.toISOString()).toBe('2031-03-04T07:00:00.000Z');
@@ -354,10 +354,51 @@ describe.each(testDatabases())('admin pages on %s', (database) => {
       const json = await admin.agent.post(`/admin/sales/${id}/delete`).set('Accept', JSON_ACCEPT).set('X-CSRF-Token', admin.csrf).send({});
 
       expect(html.status).toBe(409);
-      expect(html.text).toContain('A live sale cannot be deleted.');
-      expect(html.text).toContain(`action="/admin/sales/${id}/delete"`); // the list again, not an error page
+      expect(html.text).toContain('This sale is selling: set its end to now (Edit) or wait until it sells out, then delete it.');
+      expect(html.text).toContain(`href="/admin/sales/${id}/delete"`); // the list again, not an error page
       expect(json.body).toMatchObject({ ok: false, code: 'SALE_LIVE' });
       await expect(catalog().getSale(id)).resolves.toMatchObject({ id });
+    });
+
+    it('when an admin creates a sale, then the list says so', async () => {
+      const productId = await aProduct();
+
+      const res = await admin.agent
+        .post('/admin/sales')
+        .type('form')
+        .send({ _csrf: admin.csrf, productId: String(productId), stock: '5', price: '1.00', startsAt: '2031-01-01T00:00', endsAt: '2031-01-01T01:00' })
+        .expect(303);
+      const list = await admin.agent.get(res.headers.location).expect(200);
+      const forged = await admin.agent.get('/admin/sales?done=<b>x</b>&id=1').expect(200);
+
+      expect(list.text).toMatch(/<p class="alert ok" role="status">Sale \d+ created\./);
+      expect(forged.text).not.toContain('alert ok');
+    });
+
+    it('when an admin asks to delete a sold-out sale with orders, then a page says what goes with it, and confirming deletes both', async () => {
+      const id = await aSale({ startsIn: -60_000, endsIn: HOUR, stock: 1 });
+      t.c.services.book.inventory.tryReserve(id, shopperId);
+      await t.c.repos.orders.writeBatch([{ requestId: randomUUID(), saleId: id, userId: shopperId, at: Date.now() }]);
+
+      const page = await admin.agent.get(`/admin/sales/${id}/delete`).expect(200);
+      const res = await admin.agent.post(`/admin/sales/${id}/delete`).type('form').send({ _csrf: admin.csrf, deleteOrders: 'yes' });
+
+      expect(page.text).toContain('Its 1 order will be deleted with it.');
+      expect(page.text).toContain(`href="/admin/sales/${id}/orders.csv"`);
+      expect(page.text).toContain('name="deleteOrders" value="yes"');
+      expect(res.status).toBe(303);
+      expect(res.headers.location).toBe(`/admin/sales?done=sale-deleted&id=${id}`);
+      await expect(catalog().getSale(id)).rejects.toMatchObject({ status: 404 });
+      expect(await t.c.repos.orders.countBySale(id)).toBe(0);
+    });
+
+    it('when an admin asks to delete a sale that is selling, then the page says why not and offers no Delete button', async () => {
+      const id = await aSale({ startsIn: -60_000, endsIn: HOUR, stock: 3 });
+
+      const page = await admin.agent.get(`/admin/sales/${id}/delete`).expect(200);
+
+      expect(page.text).toContain('This sale is selling');
+      expect(page.text).not.toContain(`action="/admin/sales/${id}/delete"`);
     });
 
     it('when an admin deletes an ended sale that has orders, then 409 SALE_HAS_ORDERS', async () => {
@@ -389,6 +430,50 @@ describe.each(testDatabases())('admin pages on %s', (database) => {
       expect(json.body.orders.map((o: { userId: number }) => o.userId).sort()).toEqual(buyers.map((b) => b.id).sort());
     });
 
+    it('when a sale has orders, then each shows who bought (nick name and user name), and a search finds them by name', async () => {
+      const id = await aSale({ startsIn: -60_000, endsIn: HOUR, stock: 10 });
+      const ann = await t.c.services.accounts.register('ann_buyer', 'Ann the Bold', PASSWORD);
+      const bob = await t.c.services.accounts.register('bob_buyer', 'Bobby 100%', PASSWORD);
+      await t.c.repos.orders.writeBatch([ann, bob].map((b) => ({ requestId: randomUUID(), saleId: id, userId: b.id, at: Date.now() })));
+
+      const all = await admin.agent.get(`/admin/sales/${id}/orders`).expect(200);
+      const byNick = await admin.agent.get(`/admin/sales/${id}/orders?q=bold`).expect(200);
+      const byName = await admin.agent.get(`/admin/sales/${id}/orders`).query({ q: 'bob_' }).set('Accept', JSON_ACCEPT).expect(200);
+      const literal = await admin.agent.get(`/admin/sales/${id}/orders`).query({ q: '100%' }).set('Accept', JSON_ACCEPT).expect(200);
+      const none = await admin.agent.get(`/admin/sales/${id}/orders?q=nobody`).expect(200);
+
+      expect(all.text).toContain('Ann the Bold');
+      expect(all.text).toContain('ann_buyer');
+      expect(all.text).toContain('Bobby 100%');
+      expect(byNick.text).toContain('Ann the Bold');
+      expect(byNick.text).not.toContain('bob_buyer');
+      expect(byNick.text).toContain('1 of 2 orders match');
+      expect(byName.body.orders.map((o: { userName: string }) => o.userName)).toEqual(['bob_buyer']);
+      expect(literal.body.orders.map((o: { userName: string }) => o.userName)).toEqual(['bob_buyer']); // % is not a wildcard
+      expect(none.text).toContain('No order matches');
+    });
+
+    it('when an admin exports the orders, then a CSV has a line per order with both names, and a search narrows it', async () => {
+      const id = await aSale({ startsIn: -60_000, endsIn: HOUR, stock: 10 });
+      const eve = await t.c.services.accounts.register('eve_csv', '=cmd|x', PASSWORD);
+      const dan = await t.c.services.accounts.register('dan_csv', 'Dan, Jr.', PASSWORD);
+      await t.c.repos.orders.writeBatch([eve, dan].map((b) => ({ requestId: randomUUID(), saleId: id, userId: b.id, at: Date.UTC(2030, 0, 2, 3, 4, 5) })));
+
+      const csv = await admin.agent.get(`/admin/sales/${id}/orders.csv`).expect(200);
+      const narrowed = await admin.agent.get(`/admin/sales/${id}/orders.csv?q=dan`).expect(200);
+      const refused = await shopper.agent.get(`/admin/sales/${id}/orders.csv`);
+
+      expect(csv.headers['content-type']).toMatch(/^text\/csv/);
+      expect(csv.headers['content-disposition']).toBe(`attachment; filename="sale-${id}-orders.csv"`);
+      const lines = csv.text.trim().split('\r\n');
+      expect(lines[0]).toBe('order_id,request_id,user_id,user_name,nick_name,status,ordered_at_utc');
+      expect(lines).toHaveLength(3);
+      expect(lines.some((l) => l.includes(`,${eve.id},eve_csv,'=cmd|x,confirmed,2030-01-02T03:04:05.000Z`))).toBe(true);
+      expect(lines.some((l) => l.includes(`,${dan.id},dan_csv,"Dan, Jr.",`))).toBe(true);
+      expect(narrowed.text.trim().split('\r\n')).toHaveLength(2);
+      expect(refused.status).toBe(403);
+    });
+
     it('when a sale has no orders, then its totals are zero', async () => {
       const id = await aSale({ startsIn: HOUR, endsIn: 2 * HOUR, priceCents: 999 });
 
@@ -407,9 +492,9 @@ describe.each(testDatabases())('admin pages on %s', (database) => {
         .type('form')
         .send({ _csrf: admin.csrf, user: '', ip: '198.51.100.7', reason: 'scripted buying', until: '2040-01-01T12:00' });
 
-      expect(res.status).toBe(303);
-      expect(res.headers.location).toBe('/admin/blacklist');
       const entry = (await t.c.services.blacklist.list()).find((e) => e.ip === '198.51.100.7')!;
+      expect(res.status).toBe(303);
+      expect(res.headers.location).toBe(`/admin/blacklist?done=blacklist-added&id=${entry.id}`);
       expect(entry).toMatchObject({ userId: null, reason: 'scripted buying' });
       expect(entry.until?.toISOString()).toBe(until.toISOString());
       expect(t.c.services.blacklist.isBlocked(0, '198.51.100.7', Date.now())).toBe(true);

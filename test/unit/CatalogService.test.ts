@@ -83,6 +83,10 @@ class MemorySales extends SaleRepository {
   override async countOrders(id: number): Promise<number> {
     return this.orderCounts.get(id) ?? 0;
   }
+  override async deleteWithOrders(id: number): Promise<boolean> {
+    this.orderCounts.delete(id);
+    return this.rows.delete(id);
+  }
 }
 
 const NOW = Date.UTC(2030, 5, 1, 12);
@@ -96,7 +100,8 @@ function rig() {
   const products = new MemoryProducts();
   const sales = new MemorySales();
   const book = new SaleBook(new MemoryInventory());
-  const catalog = new CatalogService(products, sales, book);
+  const pending = { count: 0 };
+  const catalog = new CatalogService(products, sales, book, () => pending.count);
   const saleInput = (productId: number, over: Partial<SaleInput> = {}): SaleInput => ({
     productId,
     stock: 10,
@@ -105,7 +110,7 @@ function rig() {
     endsAt: new Date(NOW + 2 * HOUR),
     ...over,
   });
-  return { products, sales, book, catalog, saleInput };
+  return { products, sales, book, catalog, saleInput, pending };
 }
 
 /** The AppError code a promise rejects with. */
@@ -289,22 +294,48 @@ describe('CatalogService', () => {
   });
 
   describe('deleting a sale', () => {
-    it('when it is live, then SALE_LIVE and it stays', async () => {
+    it('when it is live with units left, then SALE_LIVE and it stays', async () => {
       const { catalog, book, saleInput } = rig();
       const productId = await catalog.createProduct(lamp);
       const id = await catalog.createSale(saleInput(productId));
 
-      expect(await codeOf(catalog.deleteSale(id, NOW + HOUR))).toBe('SALE_LIVE');
+      expect(await codeOf(catalog.deleteSale(id, true, NOW + HOUR))).toBe('SALE_LIVE');
       expect(book.get(id)).toBeDefined();
     });
 
-    it('when it has orders, then SALE_HAS_ORDERS', async () => {
+    it('when it is sold out inside its window and every order is written, then it goes with its orders', async () => {
+      const { catalog, book, sales, saleInput } = rig();
+      const productId = await catalog.createProduct(lamp);
+      const id = await catalog.createSale(saleInput(productId, { stock: 1 }));
+      book.inventory.tryReserve(id, 7);
+      sales.orderCounts.set(id, 1);
+
+      await catalog.deleteSale(id, true, NOW + HOUR + MINUTE);
+
+      expect(sales.rows.has(id)).toBe(false);
+      expect(sales.orderCounts.has(id)).toBe(false);
+      expect(book.get(id)).toBeUndefined();
+    });
+
+    it('when it is sold out but accepted orders are still being written, then SALE_SETTLING and it stays', async () => {
+      const { catalog, book, sales, saleInput, pending } = rig();
+      const productId = await catalog.createProduct(lamp);
+      const id = await catalog.createSale(saleInput(productId, { stock: 1 }));
+      book.inventory.tryReserve(id, 7);
+      pending.count = 1;
+
+      expect(await codeOf(catalog.deleteSale(id, true, NOW + HOUR + MINUTE))).toBe('SALE_SETTLING');
+      expect(sales.rows.has(id)).toBe(true);
+    });
+
+    it('when it has orders and the deletion of orders is not confirmed, then SALE_HAS_ORDERS', async () => {
       const { catalog, sales, saleInput } = rig();
       const productId = await catalog.createProduct(lamp);
       const id = await catalog.createSale(saleInput(productId));
       sales.orderCounts.set(id, 1);
 
-      expect(await codeOf(catalog.deleteSale(id, NOW + 3 * HOUR))).toBe('SALE_HAS_ORDERS');
+      expect(await codeOf(catalog.deleteSale(id, false, NOW + 3 * HOUR))).toBe('SALE_HAS_ORDERS');
+      expect(sales.rows.has(id)).toBe(true);
     });
 
     it('when it has ended without orders, then it leaves the store, the sale book and the inventory', async () => {
@@ -312,7 +343,7 @@ describe('CatalogService', () => {
       const productId = await catalog.createProduct(lamp);
       const id = await catalog.createSale(saleInput(productId));
 
-      await catalog.deleteSale(id, NOW + 3 * HOUR);
+      await catalog.deleteSale(id, false, NOW + 3 * HOUR);
 
       expect(sales.rows.has(id)).toBe(false);
       expect(book.get(id)).toBeUndefined();

@@ -15,6 +15,7 @@ import { loadConfig } from '../../src/config/loadConfig';
 import { BlacklistRepository } from '../../src/repositories/BlacklistRepository';
 import { CaptchaPool, InlineCaptchaRenderer, ThreadCaptchaRenderer } from '../../src/services/CaptchaPool';
 import { CaptchaService } from '../../src/services/CaptchaService';
+import { PurchaseMeter } from '../../src/services/PurchaseMeter';
 import { UserRepository } from '../../src/repositories/UserRepository';
 
 const log = pino({ level: 'silent' });
@@ -61,7 +62,7 @@ describe('the purchase path and its rehearsal copy', () => {
   function parts() {
     // The shop renders in threads (none is started until a captcha is asked for); the rehearsal has its own.
     const captchas = new CaptchaService(new CaptchaPool(new ThreadCaptchaRenderer(1, log), 5000, log));
-    return { users: new UserRepository(dataSource), blacklist: new BlacklistRepository(dataSource), captchas, overloaded: () => false, log };
+    return { users: new UserRepository(dataSource), blacklist: new BlacklistRepository(dataSource), captchas, overloaded: () => false, meter: new PurchaseMeter(), log };
   }
 
   function rehearsalCaptchas(): CaptchaService {
@@ -76,6 +77,7 @@ describe('the purchase path and its rehearsal copy', () => {
     const scratch = buildPurchasePath(rehearsalSettings(settings, Buffer.alloc(16, 7)), {
       ...shared,
       captchas: rehearsalCaptchas(),
+      meter: new PurchaseMeter(),
       queue: buildOrderQueue({ amqpUrl: config.amqpUrl, queueName: `${config.queueName}.rehearsal.00000000`, expiresMs: 60_000 }, log.child({ rehearsal: true })),
       log: log.child({ rehearsal: true }),
     });
