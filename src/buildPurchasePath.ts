@@ -26,7 +26,7 @@ import { ChallengeSeal } from './services/ChallengeSeal';
 import { OrderTracker } from './services/OrderTracker';
 import { PurchaseFunnel } from './services/PurchaseFunnel';
 import type { PurchaseMeter } from './services/PurchaseMeter';
-import { MemoryInventory, SaleBook } from './services/SaleBook';
+import { type Inventory, MemoryInventory, SaleBook } from './services/SaleBook';
 import { StoredSessionGenerations } from './services/SessionGenerations';
 import { TicketService } from './services/TicketService';
 import { MemoryUserGate } from './services/UserGate';
@@ -79,12 +79,14 @@ export interface PurchasePathParts {
   /** Counts the purchase route's answers (the rehearsal's copy has its own, never read). */
   meter: PurchaseMeter;
   log: Logger;
+  /** The stock: the whole of it in memory (the default), or this instance's leased slice of it. */
+  inventory?: Inventory;
 }
 
 export type PurchasePath = ReturnType<typeof buildPurchasePath>;
 
 export function buildPurchasePath(s: PurchasePathSettings, p: PurchasePathParts) {
-  const book = new SaleBook(new MemoryInventory());
+  const book = new SaleBook(p.inventory ?? new MemoryInventory());
   const tickets = new TicketService(s.keys[0]);
   const generations = new StoredSessionGenerations(p.users, s.sessionTtlMs);
   const accounts = new AccountService(p.users, new CookieCipher(s.keys), s.sessionTtlMs, generations);

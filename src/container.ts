@@ -4,7 +4,7 @@ import pino, { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
 import { createDataSource } from '../ormconfig';
 import { buildOrderQueue, buildPurchasePath, purchasePathSettings, rehearsalSettings } from './buildPurchasePath';
-import type { Config } from './config/loadConfig';
+import type { ClusterSettings, Config } from './config/loadConfig';
 import { AdminController } from './controllers/AdminController';
 import { HealthController } from './controllers/HealthController';
 import { LiveController } from './controllers/LiveController';
@@ -16,14 +16,16 @@ import { UserController } from './controllers/UserController';
 import { Histogram } from './lib/Histogram';
 import { LagMonitor } from './lib/LagMonitor';
 import { buildOrderConsumer } from './queue/buildOrderConsumer';
-import type { OrderQueue } from './queue/OrderQueue';
-import { CONFIRM_SECONDS } from './queue/RabbitOrderQueue';
+import { ClusterBus } from './queue/ClusterBus';
+import type { OrderQueue, SettlementListener } from './queue/OrderQueue';
+import { CONFIRM_SECONDS, RabbitOrderQueue } from './queue/RabbitOrderQueue';
 import { WriterStats } from './queue/WriterStats';
 import { InlineOrderWriter, OrderWriter } from './queue/OrderWriter';
 import { ThreadOrderWriter, ThreadScript } from './queue/ThreadOrderWriter';
 import { DEFAULT_HOLD, HoldSettings } from './queue/WriterHold';
 import { BlacklistRepository } from './repositories/BlacklistRepository';
 import { HealthRepository } from './repositories/HealthRepository';
+import { LeaseRepository } from './repositories/LeaseRepository';
 import { OrderRepository } from './repositories/OrderRepository';
 import { ProductRepository } from './repositories/ProductRepository';
 import { SaleRepository } from './repositories/SaleRepository';
@@ -40,7 +42,9 @@ import {
 import { AuditService } from './services/AuditService';
 import { CaptchaService } from './services/CaptchaService';
 import { CatalogService } from './services/CatalogService';
+import { ClusterService, ClusterTimings } from './services/ClusterService';
 import { DemoSeeder } from './services/DemoSeeder';
+import { LeasedInventory } from './services/LeasedInventory';
 import { LoginGuard } from './services/LoginGuard';
 import { OrderService } from './services/OrderService';
 import { ProofOfWork } from './services/ProofOfWork';
@@ -86,12 +90,30 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
   const captchaPool = new CaptchaPool(captchaRenderer(config, log, overrides), config.captcha.poolSize, log);
   const captchas = new CaptchaService(captchaPool, config.captcha.waitMs);
   const meter = new PurchaseMeter();
-  const path = buildPurchasePath(pathSettings, { users: repos.users, blacklist: repos.blacklist, queue, captchas, overloaded: lag.overloaded, meter, log });
+  // Several instances: the stock is leased from the database, news goes over the broker (docs/CLUSTER.md).
+  const shared = config.cluster && config.amqpUrl && queue instanceof RabbitOrderQueue ? clusterParts(config, config.cluster, config.amqpUrl, dataSource, log) : null;
+  const path = buildPurchasePath(pathSettings, {
+    users: repos.users,
+    blacklist: repos.blacklist,
+    queue,
+    captchas,
+    overloaded: lag.overloaded,
+    meter,
+    log,
+    inventory: shared?.inventory,
+  });
   const { book, tracker, tickets, generations, accounts, blacklist, abuse, funnel } = path;
   const proofs = new ProofOfWork(config.cookieKeys[0], config.powCost);
   const logins = new LoginGuard(accounts, proofs, config.login);
   const catalog = new CatalogService(repos.products, repos.sales, book, () => tracker.pendingCount());
   const orders = new OrderService(repos.orders, tracker);
+  // What the writer settles: ours for the tracker; with several instances, others' are told to them.
+  const settled: SettlementListener = shared
+    ? {
+        written: (id) => (tracker.get(id) ? tracker.written(id) : shared.bus.settled(id, true)),
+        failed: (id) => (tracker.get(id) ? tracker.failed(id) : shared.bus.settled(id, false)),
+      }
+    : tracker;
   // Only a broker's queue holds orders safely while the writer waits: the in-process one loses them in a crash.
   const writerStats = new WriterStats();
   const hold = { ...DEFAULT_HOLD, maxMs: queue.kind === 'rabbitmq' ? config.writerHoldMs : 0, ...overrides.writerHold };
@@ -106,7 +128,7 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
             pace: tracker.pace.buffer,
             hold,
           },
-          tracker,
+          settled,
           log,
           overrides.writerScript,
           undefined,
@@ -114,9 +136,24 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
         )
       : new InlineOrderWriter(
           queue,
-          buildOrderConsumer({ dataSource, databaseKind: config.database.kind, settled: tracker, pace: tracker.pace, hold, log, batches: writerStats.observe }),
+          buildOrderConsumer({ dataSource, databaseKind: config.database.kind, settled, pace: tracker.pace, hold, log, batches: writerStats.observe }),
         );
   const recovery = new RecoveryService(queue, writer, repos.sales, repos.orders, book, blacklist, log);
+  const cluster = shared
+    ? new ClusterService(shared.timings, shared.leases, shared.inventory, shared.bus, queue as RabbitOrderQueue, repos.orders, book, {
+        blacklistChanged: () => blacklist.load(),
+        revoked: (userId, floor) => generations.apply(userId, floor),
+        saleChanged: (saleId) => catalog.refreshSale(saleId),
+        written: (id) => tracker.written(id),
+        failed: (id) => tracker.failed(id),
+      }, log)
+    : null;
+  if (shared && cluster) {
+    shared.countMembersWith(() => cluster.liveMembers());
+    blacklist.changed = () => shared.bus.send({ t: 'blacklist' });
+    generations.revoked = (user, floor) => shared.bus.send({ t: 'revoked', user, floor });
+    catalog.saleChanged = (sale) => shared.bus.send({ t: 'sale', sale });
+  }
 
   // Watching the shop: read from counters it keeps anyway and one shared probe of its dependencies.
   const probe = new ShopProbe(repos.health, queue, writer);
@@ -130,7 +167,24 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
     return { ordersWritten, lastOrderAt, audit: { ok: report.ok, failures: report.failures } };
   }, log);
   const live = new LiveSampler({ book, meter, tracker, probe, lag, lifecycle });
-  const metrics = new ShopMetrics(config.metrics.instance, { meter, confirmLatency, writer: writerStats, book, tracker, probe, lag, captchas: captchaPool });
+  const metrics = new ShopMetrics(config.metrics.instance, {
+    meter,
+    confirmLatency,
+    writer: writerStats,
+    book,
+    tracker,
+    probe,
+    lag,
+    captchas: captchaPool,
+    cluster: shared && cluster
+      ? {
+          authorityOps: () => shared.leases.ops,
+          held: () => shared.inventory.held(),
+          members: () => cluster.liveMembers(),
+          busMessages: () => ({ sent: shared.bus.sent, received: shared.bus.received }),
+        }
+      : undefined,
+  });
 
   const services = { accounts, generations, logins, proofs, blacklist, catalog, orders, funnel, captchas, tickets, tracker, book, recovery, captchaPool, lifecycle, live };
 
@@ -200,8 +254,11 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
     // Not waited for: the pool fills during the countdown; an empty pool answers CAPTCHA_BUSY, never hangs.
     void captchaPool.fill().then(() => log.info({ captchas: captchaPool.available() }, 'captcha pool full'));
     log.info({ writer: writer.where }, writer.where === 'thread' ? 'orders are written by a worker thread' : 'orders are written in the main thread');
-    await recovery.drain();
+    // One process writes what is still queued before it rebuilds the stock; an instance among several joins
+    // while the others sell (the queue may never be empty) and settles its buyers in the background.
+    if (!cluster) await recovery.drain();
     await recovery.rebuild();
+    if (cluster) await cluster.start();
     // The port is not bound until start() returns: real shoppers cannot reach the shop before it opens.
     lag.start();
     rehearsal = await new PurchaseRehearsal(scratchShop(), log).run(config.purchase.rehearsalRequests);
@@ -221,7 +278,13 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
     lifecycle.stop();
     lag.stop();
     if (reconciler) clearInterval(reconciler);
-    if (started) await recovery.drain(drainTimeoutMs).catch((err) => log.warn({ err: err.message }, 'stopped before the queue drained'));
+    if (cluster) {
+      // Its own accepted orders written (by any instance's writer), then its unsold units go back.
+      const drained = await until(() => tracker.pendingCount() === 0, drainTimeoutMs);
+      await cluster.stop(drained);
+    } else if (started) {
+      await recovery.drain(drainTimeoutMs).catch((err) => log.warn({ err: err.message }, 'stopped before the queue drained'));
+    }
     await writer.stop();
     await captchaPool.close();
     await queue.close();
@@ -231,7 +294,55 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
   /** What the rehearsal before opening did; null when it was off or skipped. */
   const rehearsed = () => rehearsal;
 
-  return { config, log, dataSource, queue, repos, services, controllers, writer, lag, metrics, writerStats, start, stop, rehearsed };
+  return { config, log, dataSource, queue, repos, services, controllers, writer, lag, metrics, writerStats, cluster, start, stop, rehearsed };
+}
+
+/** An instance's share of the cluster: the authority, the bus and the leased stock (docs/CLUSTER.md). */
+function clusterParts(config: Config, settings: ClusterSettings, amqpUrl: string, dataSource: DataSource, log: Logger) {
+  const incarnation = `${settings.instanceId}#${randomBytes(4).toString('hex')}`;
+  const timings: ClusterTimings = {
+    incarnation,
+    leaseTtlMs: settings.leaseTtlMs,
+    // The writer holds a batch up to WRITER_HOLD_MS: twice that and a second more, every order in hand is written.
+    graceMs: 2 * config.writerHoldMs + 1000,
+    settleMs: 2 * config.writerHoldMs + 1000,
+    prepareMs: 5000,
+  };
+  const leases = new LeaseRepository(dataSource);
+  const bus = new ClusterBus(amqpUrl, `${config.queueName}.cluster`, incarnation, log);
+  let members = () => 1;
+  const inventory = new LeasedInventory(
+    {
+      take: (saleId, leaseId, want) => leases.take(saleId, incarnation, leaseId, want, settings.leaseTtlMs),
+      giveBack: (leaseId, units) => leases.giveBack(leaseId, units),
+    },
+    {
+      bought: (sale, user) => bus.boughtHere(sale, user),
+      exhausted: (sale) => bus.send({ t: 'exhausted', sale }),
+      restocked: (sale) => bus.send({ t: 'restocked', sale }),
+    },
+    { members: () => members(), maxLease: 1000, idleGiveBackMs: 500 },
+    log,
+  );
+  return {
+    timings,
+    leases,
+    bus,
+    inventory,
+    countMembersWith: (f: () => number) => {
+      members = f;
+    },
+  };
+}
+
+/** Resolves true once `done()` holds, false after `timeoutMs`. */
+async function until(done: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return true;
 }
 
 /** The rehearsal's captcha picture: nobody looks at it, so the smallest PNG there is. */

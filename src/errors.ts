@@ -98,6 +98,7 @@ export const REFUSALS = {
   TICKET_USED: refusal(403, 'TICKET_USED', 'This captcha was already used; solve a new one.'),
   TICKET_EXPIRED: refusal(403, 'TICKET_EXPIRED', 'The captcha has expired; solve a new one.'),
   ALREADY_BOUGHT: refusal(409, 'ALREADY_BOUGHT', 'You have already bought in this sale.'),
+  RESTOCKING: refusal(503, 'RESTOCKING', 'This server is fetching more stock; try again in a moment.', 1),
   QUEUE_UNAVAILABLE: refusal(503, 'QUEUE_UNAVAILABLE', 'We could not take your order right now; try again.', 2),
   BAD_CREDENTIALS: refusal(401, 'BAD_CREDENTIALS', 'Wrong user name or password.'),
   TOO_MANY_LOGINS: refusal(429, 'TOO_MANY_LOGINS', 'Too many failed logins from your network; wait a little.'),

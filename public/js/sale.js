@@ -13,7 +13,7 @@
   var LOCK_SECONDS = 10;
   // Answers from the gates before the shop counts a try (README, the purchase funnel: gates 1-11): the try
   // did not count, so the button pauses briefly (or for the Retry-After asked) instead of the full lock.
-  var FREE_TRY = { BUSY: 1, OVERLOADED: 1, STARTING: 1, STOPPING: 1, IP_RATE_LIMITED: 1, CROSS_SITE: 1, NOT_LOGGED_IN: 1, NETWORK: 1 };
+  var FREE_TRY = { BUSY: 1, OVERLOADED: 1, STARTING: 1, STOPPING: 1, RESTOCKING: 1, IP_RATE_LIMITED: 1, CROSS_SITE: 1, NOT_LOGGED_IN: 1, NETWORK: 1 };
   var FREE_PAUSE_SECONDS = 2;
   // Remaining seconds at which a screen reader hears how long is left; never once a second.
   var ANNOUNCE_AT = [3600, 1800, 900, 600, 300, 120, 60, 30, 10];
@@ -65,6 +65,7 @@
     OVERLOADED: 'The shop is very busy right now. Your try did not count; please try again.',
     STARTING: 'The shop is starting up. Please try again in a moment.',
     STOPPING: 'The shop is restarting. Please try again in a moment.',
+    RESTOCKING: 'This server is fetching more stock. Your try did not count; please try again in a moment.',
     QUEUE_UNAVAILABLE: 'We could not take your order just now. Nothing was charged; please try again.',
     QUEUE_UNKNOWN: 'We are not sure your order went through. We are checking…',
     IP_RATE_LIMITED: 'Too many requests from your network. Please wait a little.',

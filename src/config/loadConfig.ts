@@ -66,6 +66,15 @@ export interface Config {
     /** The `instance` label on every series, so that several instances can be told apart. */
     instance: string;
   };
+  /** Several instances share the stock (docs/CLUSTER.md); null: one process, the whole stock in memory. */
+  cluster: ClusterSettings | null;
+}
+
+export interface ClusterSettings {
+  /** This instance's name, unique among those that share the database and the broker. */
+  instanceId: string;
+  /** How long a stock lease lives without a renewal; an instance that cannot renew stops selling before. */
+  leaseTtlMs: number;
 }
 
 export interface CookieSettings {
@@ -161,6 +170,8 @@ const schema = z.object({
   CHALLENGE_SEAL_SECONDS: int(60).pipe(z.number().max(3600)),
   METRICS: z.enum(['loopback', 'open', 'off']).default('loopback'),
   METRICS_TOKEN: z.string().min(16, 'at least 16 characters (openssl rand -hex 16)').regex(/^[\x21-\x7e]+$/, 'printable characters, no spaces').optional(),
+  INSTANCE_ID: z.string().regex(/^[\w.-]{1,64}$/, '1-64 letters, digits, dot, dash or underscore').optional(),
+  LEASE_TTL_MS: int(5000, 1000).pipe(z.number().max(60_000)),
   METRICS_INSTANCE: z.string().max(128).regex(/^[\w.:@-]+$/, 'letters, digits and . : @ - _ only').optional(),
 });
 
@@ -204,6 +215,9 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv): Config {
   if (env.ORDER_WRITER === 'thread' && !threadable) {
     problems.push('ORDER_WRITER: thread needs AMQP_URL and a mysql:// DATABASE_URL (use inline otherwise)');
   }
+  // Instances share the stock through the database and talk over the broker; one key opens every cookie.
+  if (env.INSTANCE_ID && !threadable) problems.push('INSTANCE_ID: several instances need AMQP_URL and a mysql:// DATABASE_URL');
+  if (env.INSTANCE_ID && cookieKeys.length === 0) problems.push('INSTANCE_ID: several instances need the same COOKIE_KEYS');
   if (env.CAPTCHA_POOL_FILE && env.NODE_ENV !== 'test') {
     problems.push('CAPTCHA_POOL_FILE: load tests only, with NODE_ENV=test (it tells the answers to whoever wrote it)');
   }
@@ -270,8 +284,9 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv): Config {
     metrics: Object.freeze({
       access: e.METRICS,
       token: e.METRICS_TOKEN ?? null,
-      instance: e.METRICS_INSTANCE ?? `${hostname()}:${e.PORT}`,
+      instance: e.METRICS_INSTANCE ?? e.INSTANCE_ID ?? `${hostname()}:${e.PORT}`,
     }),
+    cluster: e.INSTANCE_ID ? Object.freeze({ instanceId: e.INSTANCE_ID, leaseTtlMs: e.LEASE_TTL_MS }) : null,
     captcha: Object.freeze({ poolSize: e.CAPTCHA_POOL_SIZE, threads: e.CAPTCHA_THREADS, poolFile: e.CAPTCHA_POOL_FILE ?? null, waitMs: e.CAPTCHA_WAIT_MS, sealLeadMs: e.CHALLENGE_SEAL_SECONDS * 1000 }),
   });
 }

@@ -16,6 +16,10 @@ export class FlashSale {
   @Column({ type: 'int' })
   remaining: number;
 
+  /** Units not leased to any instance (docs/CLUSTER.md); a single process keeps it equal to `remaining`. */
+  @Column({ type: 'int', default: 0 })
+  unleased: number;
+
   /** Sale price in cents. */
   @Column({ name: 'price_cents', type: 'int' })
   priceCents: number;

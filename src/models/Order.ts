@@ -18,6 +18,10 @@ export class Order {
   @Column({ name: 'user_id', type: 'int' })
   userId: number;
 
+  /** The stock lease the order was sold from, when several instances share the stock. */
+  @Column({ name: 'lease_id', type: 'int', nullable: true })
+  leaseId: number | null;
+
   @Column({ type: 'varchar', length: 16 })
   status: OrderStatus;
 

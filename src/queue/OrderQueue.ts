@@ -5,6 +5,8 @@ export interface OrderMessage {
   saleId: number;
   userId: number;
   at: number;
+  /** The stock lease the unit came from, when several instances share the stock. */
+  leaseId?: number;
 }
 
 /**
@@ -108,7 +110,10 @@ export function parseOrderMessage(v: unknown): OrderMessage | null {
   const m = v as Record<string, unknown>;
   if (typeof m.requestId !== 'string' || !/^[\w-]{8,36}$/.test(m.requestId)) return null;
   if (!isId(m.saleId) || !isId(m.userId) || typeof m.at !== 'number' || !Number.isFinite(m.at)) return null;
-  return { requestId: m.requestId, saleId: m.saleId, userId: m.userId, at: m.at };
+  if (m.leaseId !== undefined && !isId(m.leaseId)) return null;
+  const order: OrderMessage = { requestId: m.requestId, saleId: m.saleId, userId: m.userId, at: m.at };
+  if (m.leaseId !== undefined) order.leaseId = m.leaseId;
+  return order;
 }
 
 function isId(v: unknown): v is number {

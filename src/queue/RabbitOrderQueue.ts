@@ -173,6 +173,18 @@ export class RabbitOrderQueue implements OrderQueue {
     return this.count(this.options.queue);
   }
 
+  /** Messages waiting and consumers attached, as the broker counts them. */
+  async stats(): Promise<{ messages: number; consumers: number }> {
+    if (!this.conn) throw new Error('not connected to the broker');
+    const ch = await this.conn.createChannel();
+    try {
+      const q = await ch.checkQueue(this.options.queue);
+      return { messages: q.messageCount, consumers: q.consumerCount };
+    } finally {
+      await ch.close().catch(() => undefined);
+    }
+  }
+
   async deadLetterDepth(): Promise<number> {
     return this.count(this.deadQueue);
   }

@@ -8,6 +8,7 @@ export interface NewOrder {
   saleId: number;
   userId: number;
   at: number;
+  leaseId?: number;
 }
 
 export interface OrderRecord {
@@ -127,19 +128,23 @@ export class OrderRepository {
     for (const o of fresh) outcome.set(o.requestId, 'inserted');
   }
 
-  /** Takes the units off the sale under the `remaining >= n` guard, then inserts the rows. */
+  /**
+   * Takes the units off the sale under the `remaining >= n` guard, then inserts the rows. Units sold from a
+   * lease were taken off `unleased` when it was granted; the others come off it now.
+   */
   private async insertRows(runner: QueryRunner, saleId: number, fresh: NewOrder[]): Promise<void> {
+    const unleased = fresh.filter((o) => o.leaseId === undefined).length;
     const decrement = await runner.query(
-      'UPDATE flash_sales SET remaining = remaining - ? WHERE id = ? AND remaining >= ?',
-      [fresh.length, saleId, fresh.length],
+      'UPDATE flash_sales SET remaining = remaining - ?, unleased = unleased - ? WHERE id = ? AND remaining >= ? AND unleased >= ?',
+      [fresh.length, unleased, saleId, fresh.length, unleased],
       true,
     );
     if (decrement.affected !== 1) throw new StockExhaustedError(saleId, fresh.length);
     const params: unknown[] = [];
-    for (const o of fresh) params.push(o.requestId, o.saleId, o.userId, 'confirmed', sqlDateTime(o.at));
+    for (const o of fresh) params.push(o.requestId, o.saleId, o.userId, o.leaseId ?? null, 'confirmed', sqlDateTime(o.at));
     await runner.query(
-      `INSERT INTO orders (request_id, sale_id, user_id, status, created_at) VALUES ${fresh
-        .map(() => '(?, ?, ?, ?, ?)')
+      `INSERT INTO orders (request_id, sale_id, user_id, lease_id, status, created_at) VALUES ${fresh
+        .map(() => '(?, ?, ?, ?, ?, ?)')
         .join(', ')}`,
       params,
     );

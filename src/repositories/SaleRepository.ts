@@ -37,13 +37,13 @@ export class SaleRepository {
   }
 
   async create(input: SaleInput): Promise<number> {
-    const result = await this.repo.insert({ ...input, remaining: input.stock, createdAt: new Date() });
+    const result = await this.repo.insert({ ...input, remaining: input.stock, unleased: input.stock, createdAt: new Date() });
     return result.identifiers[0].id as number;
   }
 
   /** Stock may change only while nothing is sold: remaining follows stock. */
   async update(id: number, input: SaleInput): Promise<boolean> {
-    const result = await this.repo.update({ id }, { ...input, remaining: input.stock });
+    const result = await this.repo.update({ id }, { ...input, remaining: input.stock, unleased: input.stock });
     return (result.affected ?? 0) > 0;
   }
 
@@ -61,9 +61,16 @@ export class SaleRepository {
   async deleteWithOrders(id: number): Promise<boolean> {
     return this.repo.manager.transaction(async (m) => {
       await m.getRepository(Order).delete({ saleId: id });
+      await m.query('DELETE FROM stock_leases WHERE sale_id = ?', [id]);
       const result = await m.getRepository(FlashSale).delete({ id });
       return (result.affected ?? 0) > 0;
     });
+  }
+
+  /** Whether instances hold or held leases of this sale's stock. */
+  async hasLeases(id: number): Promise<boolean> {
+    const rows = (await this.repo.manager.query('SELECT 1 AS x FROM stock_leases WHERE sale_id = ? LIMIT 1', [id])) as unknown[];
+    return rows.length > 0;
   }
 
   async countOrders(id: number): Promise<number> {

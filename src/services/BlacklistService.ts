@@ -6,6 +6,8 @@ import { BlacklistInput, BlacklistRecord, BlacklistRepository } from '../reposit
 export class BlacklistService {
   private users = new Map<number, number>();
   private ips = new Map<string, number>();
+  /** Told after every stored change (the other instances reload theirs). */
+  changed: () => void = () => undefined;
 
   constructor(
     private readonly repo: BlacklistRepository,
@@ -39,6 +41,7 @@ export class BlacklistService {
     if (input.userId === null && input.ip === null) throw new ValidationError({ target: 'give a user or an IP address' });
     const id = await this.repo.add(input);
     await this.load();
+    this.changed();
     return id;
   }
 
@@ -50,7 +53,10 @@ export class BlacklistService {
   blockAutomatically(input: BlacklistInput): void {
     this.apply(input);
     this.repo.add(input).then(
-      () => this.apply(input),
+      () => {
+        this.apply(input);
+        this.changed();
+      },
       (err: Error) => this.log.error({ err: err.message, userId: input.userId, ip: input.ip }, 'automatic blacklist entry not stored'),
     );
   }
@@ -64,6 +70,7 @@ export class BlacklistService {
   async remove(id: number): Promise<boolean> {
     const removed = await this.repo.remove(id);
     await this.load();
+    this.changed();
     return removed;
   }
 }

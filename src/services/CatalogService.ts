@@ -19,6 +19,8 @@ const RECORD_TTL_MS = 1000;
 export class CatalogService {
   /** Sale and product records for sale pages and their polling, so a crowd does not become database load. */
   private readonly records = new Map<number, { at: number; sale: SaleRecord; product: ProductRecord }>();
+  /** Told after a sale is created, edited or deleted here (the other instances reload it). */
+  saleChanged: (saleId: number) => void = () => undefined;
 
   constructor(
     private readonly products: ProductRepository,
@@ -77,6 +79,7 @@ export class CatalogService {
     const id = await this.sales.create(input);
     this.book.put({ id, startsAt: input.startsAt.getTime(), endsAt: input.endsAt.getTime(), stock: input.stock });
     this.book.inventory.load(id, input.stock, []);
+    this.saleChanged(id);
     return id;
   }
 
@@ -85,6 +88,9 @@ export class CatalogService {
     const current = await this.sales.findById(id);
     if (!current) throw new NotFoundError('Sale');
     checkWindow(input);
+    if (current.startsAt.getTime() > now && input.stock !== current.stock && (await this.sales.hasLeases(id))) {
+      throw new ConflictError('SALE_LOCKED', 'The instances already hold part of this stock for the opening: its stock can no longer change.');
+    }
     if (current.startsAt.getTime() <= now) {
       if (
         input.stock !== current.stock ||
@@ -103,6 +109,17 @@ export class CatalogService {
       this.book.inventory.load(id, input.stock, []);
     }
     this.book.put({ id, startsAt: input.startsAt.getTime(), endsAt: input.endsAt.getTime(), stock: input.stock });
+    this.saleChanged(id);
+  }
+
+  /** A sale changed by another instance: its window, and its stock while nothing is sold, from the database. */
+  async refreshSale(id: number): Promise<void> {
+    this.records.delete(id);
+    const sale = await this.sales.findById(id);
+    if (!sale) return this.book.remove(id);
+    const known = this.book.get(id) !== undefined;
+    this.book.put({ id, startsAt: sale.startsAt.getTime(), endsAt: sale.endsAt.getTime(), stock: sale.stock });
+    if (!known || sale.remaining === sale.stock) this.book.inventory.load(id, sale.remaining, []);
   }
 
   /**
@@ -133,6 +150,7 @@ export class CatalogService {
     if (!(await (orders > 0 ? this.sales.deleteWithOrders(id) : this.sales.delete(id)))) throw new NotFoundError('Sale');
     this.records.delete(id);
     this.book.remove(id);
+    this.saleChanged(id);
   }
 
   private view(sale: SaleRecord, product: ProductRecord, now: number): SaleView {

@@ -77,7 +77,7 @@ export class PurchaseFunnel<R = unknown> {
   private ready = false;
   private closedAs: Refusal = REFUSALS.STARTING;
   /** Requests whose publish outcome is unknown: their units stay reserved until the queue tells. */
-  private readonly uncertain = new Map<string, { saleId: number; userId: number }>();
+  private readonly uncertain = new Map<string, { saleId: number; userId: number; leaseId?: number }>();
 
   constructor(
     private readonly read: RequestReader<R>,
@@ -187,7 +187,7 @@ export class PurchaseFunnel<R = unknown> {
     const outOfWindow = this.sales.windowRefusal(saleId, now); //                  8. sale window
     if (outOfWindow && !(sealable && outOfWindow === REFUSALS.NOT_STARTED && this.seal.covers(this.sales.get(saleId)!.startsAt, now))) return outOfWindow;
     if (this.blacklist.isBlocked(userId, ip, now)) return REFUSALS.BLOCKED; //     9. blacklist
-    return this.alreadyDone(saleId, userId) ?? userId; //                          10. sold out / bought already
+    return this.alreadyDone(saleId, userId, !sealable) ?? userId; //               10. sold out / bought already
   }
 
   /** Opens the funnel; called once the queue is drained and stock is rebuilt. */
@@ -204,7 +204,7 @@ export class PurchaseFunnel<R = unknown> {
     return this.ready;
   }
 
-  uncertainRequests(): [string, { saleId: number; userId: number }][] {
+  uncertainRequests(): [string, { saleId: number; userId: number; leaseId?: number }][] {
     return [...this.uncertain];
   }
 
@@ -214,7 +214,7 @@ export class PurchaseFunnel<R = unknown> {
     if (!u) return;
     this.uncertain.delete(requestId);
     if (written) return;
-    this.sales.inventory.release(u.saleId, u.userId);
+    this.sales.inventory.release(u.saleId, u.userId, u.leaseId);
     this.tracker.failed(requestId);
     this.log.info({ requestId }, 'unknown publish never reached the queue; unit given back');
   }
@@ -238,11 +238,16 @@ export class PurchaseFunnel<R = unknown> {
     return this.ready && this.sales.windowState(saleId, now) === 'live' && this.sales.inventory.isSoldOut(saleId);
   }
 
-  /** Answers that need no pacing come before it, so a finished shopper is told at once. */
-  private alreadyDone(saleId: number, userId: number): Refusal | null {
+  /**
+   * Answers that need no pacing come before it, so a finished shopper is told at once; and a shopper who
+   * must wait for stock this instance cannot sell yet (RESTOCKING) keeps the try and the captcha; the
+   * challenge is handed out all the same, as the wait is short.
+   */
+  private alreadyDone(saleId: number, userId: number, purchase: boolean): Refusal | null {
     const inventory = this.sales.inventory;
     if (inventory.isSoldOut(saleId)) return REFUSALS.SOLD_OUT;
     if (inventory.hasBought(saleId, userId)) return REFUSALS.ALREADY_BOUGHT;
+    if (purchase && inventory.stalled(saleId, userId)) return REFUSALS.RESTOCKING;
     return null;
   }
 
@@ -287,19 +292,20 @@ export class PurchaseFunnel<R = unknown> {
   /** The unit is reserved: queue the order, and give the unit back if the broker surely did not take it. */
   private async publishOrder(saleId: number, userId: number, now: number): Promise<PurchaseResult> {
     const requestId = randomUUID();
+    const leaseId = this.sales.inventory.leaseOf(saleId);
     this.tracker.accepted(requestId, saleId, userId, now);
     try {
-      await this.queue.publish({ requestId, saleId, userId, at: now });
+      await this.queue.publish(leaseId === undefined ? { requestId, saleId, userId, at: now } : { requestId, saleId, userId, at: now, leaseId });
       return { ok: true, requestId };
     } catch (err) {
       if (err instanceof PublishUnknownError) {
         // The broker may have the message: keep the unit (and the shopper marked as a buyer) so that a late
         // order can never oversell or double-buy. The shopper can ask for this request id's status.
-        this.uncertain.set(requestId, { saleId, userId });
+        this.uncertain.set(requestId, { saleId, userId, leaseId });
         this.log.warn({ requestId, err: err.message }, 'publish outcome unknown; unit kept reserved');
         return { ...REFUSALS.QUEUE_UNAVAILABLE, requestId };
       }
-      this.sales.inventory.release(saleId, userId);
+      this.sales.inventory.release(saleId, userId, leaseId);
       this.tracker.forget(requestId);
       this.log.warn({ requestId, err: (err as Error).message }, 'publish refused; unit given back');
       return REFUSALS.QUEUE_UNAVAILABLE;

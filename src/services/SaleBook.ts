@@ -1,5 +1,6 @@
 // The in-memory sale table the purchase funnel reads: sale windows, stock left and who has bought.
-// Kept behind small interfaces so a shared store (Redis, a hash ring of nodes) can replace it later.
+// Kept behind a small interface: one process holds the whole stock (MemoryInventory), an instance among
+// several sells from its leased slice (LeasedInventory).
 import { REFUSALS, Refusal } from '../errors';
 
 export interface SaleWindow {
@@ -34,9 +35,13 @@ export interface Inventory {
   remaining(saleId: number): number;
   isSoldOut(saleId: number): boolean;
   hasBought(saleId: number, userId: number): boolean;
+  /** True while this shopper must wait for stock this process cannot sell yet (several instances only). */
+  stalled(saleId: number, userId: number): boolean;
   tryReserve(saleId: number, userId: number): ReserveResult;
-  /** Gives a unit back after a publish that surely failed. */
-  release(saleId: number, userId: number): void;
+  /** The stock lease a unit reserved now comes from (several instances only). */
+  leaseOf(saleId: number): number | undefined;
+  /** Gives a unit back after a publish that surely failed (into `leaseId`, the lease it came from). */
+  release(saleId: number, userId: number, leaseId?: number): void;
 }
 
 interface Stock {
@@ -66,6 +71,14 @@ export class MemoryInventory implements Inventory {
 
   hasBought(saleId: number, userId: number): boolean {
     return this.stocks.get(saleId)?.buyers.has(userId) ?? false;
+  }
+
+  stalled(): boolean {
+    return false;
+  }
+
+  leaseOf(): undefined {
+    return undefined;
   }
 
   tryReserve(saleId: number, userId: number): ReserveResult {

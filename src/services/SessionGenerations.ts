@@ -7,8 +7,7 @@ import type { UserRepository } from '../repositories/UserRepository';
 
 /**
  * The interface the purchase path reads. This process's implementation keeps its own revocations and those
- * loaded at start; one shared by several instances would also apply the floors the others publish (a
- * Redis channel, say) in `floor`'s map, and publish its own from `revoke`.
+ * loaded at start; with several instances, each publishes its own (`revoked`) and applies the others'.
  */
 export interface SessionGenerations {
   /** The lowest generation a cookie of this shopper must carry; from memory, synchronous. */
@@ -21,6 +20,8 @@ export interface SessionGenerations {
 
 export class StoredSessionGenerations implements SessionGenerations {
   private readonly floors = new Map<number, number>();
+  /** Told after every revocation here (the other instances apply it). */
+  revoked: (userId: number, floor: number) => void = () => undefined;
 
   constructor(
     private readonly users: Pick<UserRepository, 'raiseSessionGeneration' | 'revokedSince'>,
@@ -36,8 +37,14 @@ export class StoredSessionGenerations implements SessionGenerations {
     const generation = await this.users.raiseSessionGeneration(userId, new Date(now));
     // No such user: no cookie of theirs may count either.
     const floor = generation ?? 0x7fffffff;
-    if (floor > this.floor(userId)) this.floors.set(userId, floor);
+    this.apply(userId, floor);
+    this.revoked(userId, floor);
     return floor;
+  }
+
+  /** A revocation made elsewhere. */
+  apply(userId: number, floor: number): void {
+    if (floor > this.floor(userId)) this.floors.set(userId, floor);
   }
 
   async load(now = Date.now()): Promise<void> {

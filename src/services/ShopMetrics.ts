@@ -20,6 +20,17 @@ export interface MetricSources {
   probe: Pick<ShopProbe, 'read'>;
   lag: { lag(): number; overloaded(): boolean };
   captchas: { available(): number; readonly size: number };
+  /** When several instances share the stock. */
+  cluster?: ClusterFigures;
+}
+
+export interface ClusterFigures {
+  /** Statements sent to the stock authority (leases, renewals, reclaims). */
+  authorityOps(): number;
+  /** Leased units this instance holds and has not sold. */
+  held(): number;
+  members(): number;
+  busMessages(): { sent: number; received: number };
 }
 
 type Labels = Record<string, string | number>;
@@ -93,6 +104,19 @@ export class ShopMetrics {
     ]);
     add('captcha_pool_available', 'Captchas rendered and ready to hand out.', 'gauge', () => [{ value: s.captchas.available() }]);
     add('captcha_pool_size', 'The captcha pool\'s capacity (CAPTCHA_POOL_SIZE).', 'gauge', () => [{ value: s.captchas.size }]);
+    const cluster = s.cluster;
+    if (cluster) {
+      add('cluster_authority_ops_total', 'Statements this instance sent to the stock authority.', 'counter', () => [{ value: cluster.authorityOps() }]);
+      add('cluster_leased_units', 'Leased units this instance holds and has not sold.', 'gauge', () => [{ value: cluster.held() }]);
+      add('cluster_members', 'Instances alive, as this one last counted them.', 'gauge', () => [{ value: cluster.members() }]);
+      add('cluster_bus_messages_total', 'Messages on the cluster bus, by direction.', 'counter', () => {
+        const m = cluster.busMessages();
+        return [
+          { value: m.sent, labels: { direction: 'sent' } },
+          { value: m.received, labels: { direction: 'received' } },
+        ];
+      });
+    }
     add('dependency_up', '1 when a dependency answers: the database, the broker connection, the order writer.', 'gauge', async () => {
       const r = await s.probe.read();
       return [

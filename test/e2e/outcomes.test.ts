@@ -54,6 +54,7 @@ const WORDS: Record<PurchaseCode, RegExp> = {
   TICKET_INVALID: /^Please type the characters from a new picture\./,
   TICKET_USED: /^Please type the characters from a new picture\./,
   TICKET_EXPIRED: /^That code expired\./,
+  RESTOCKING: /^This server is fetching more stock\. Your try did not count/,
   QUEUE_UNAVAILABLE: /^We could not take your order just now\. Nothing was charged/,
 };
 
@@ -92,7 +93,7 @@ describe('when the purchase request gets each refusal code', () => {
       // Each attempt locks the button: for the full 10 s when the shop counted the try, for a short pause
       // (or the Retry-After asked) when a gate before the count refused it.
       expect(await page.locator('#buy').isDisabled()).toBe(true);
-      const free = ['BUSY', 'OVERLOADED', 'STARTING', 'STOPPING', 'IP_RATE_LIMITED', 'CROSS_SITE', 'NOT_LOGGED_IN'].includes(code);
+      const free = ['BUSY', 'OVERLOADED', 'STARTING', 'STOPPING', 'RESTOCKING', 'IP_RATE_LIMITED', 'CROSS_SITE', 'NOT_LOGGED_IN'].includes(code);
       const expected = Math.max(free ? 2 : 10, r.retryAfterSeconds ?? 0);
       const lockText = (await page.locator('#lock').innerText()).trim();
       if (lockText) {

@@ -71,6 +71,11 @@ class MemorySales extends SaleRepository {
     this.rows.set(id, { ...row, ...input, remaining: input.stock });
     return true;
   }
+  /** Sales whose stock instances hold leases of. */
+  readonly leased = new Set<number>();
+  override async hasLeases(id: number): Promise<boolean> {
+    return this.leased.has(id);
+  }
   override async updateEnd(id: number, endsAt: Date): Promise<boolean> {
     const row = this.rows.get(id);
     if (!row) return false;
@@ -266,6 +271,18 @@ describe('CatalogService', () => {
       expect(book.inventory.remaining(id)).toBe(8);
       expect(book.get(id)!.startsAt).toBe(NOW + 3 * HOUR);
       expect((await catalog.getSale(id, NOW)).stock).toBe(8);
+    });
+
+    it('when instances already hold part of its stock for the opening, then its stock is SALE_LOCKED', async () => {
+      const { catalog, book, sales, saleInput } = rig();
+      const productId = await catalog.createProduct(lamp);
+      const id = await catalog.createSale(saleInput(productId, { stock: 5 }));
+      sales.leased.add(id);
+
+      expect(await codeOf(catalog.updateSale(id, saleInput(productId, { stock: 8 }), NOW))).toBe('SALE_LOCKED');
+      expect(book.inventory.remaining(id)).toBe(5);
+      await catalog.updateSale(id, saleInput(productId, { stock: 5, priceCents: 1 }), NOW);
+      expect((await catalog.getSale(id, NOW)).priceCents).toBe(1);
     });
 
     it('when it has started, then only its end may change; the rest is SALE_LOCKED', async () => {
