@@ -147,6 +147,7 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     if (stopped) return;
     stopped = true;
     c.services.funnel.close();
+    await c.cluster?.stop(false); // silent from now on, its leases left to expire
     await c.writer.kill();
     if (c.queue.kind === 'rabbitmq') await c.queue.close();
     else await c.queue.stopConsuming();
