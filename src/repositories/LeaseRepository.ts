@@ -28,8 +28,12 @@ export class LeaseFencedError extends Error {
 const NOW_MS = 'CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED)';
 
 export class LeaseRepository {
-  /** Statements sent to the authority, for the bench's authority-ops figure. */
-  ops = 0;
+  /**
+   * Calls to the authority (a transaction or a statement), for the bench's figures: `stock` moves units (take,
+   * give back, return, reclaim), `heartbeat` keeps time (renewals, membership, expiry checks) whatever the
+   * shoppers do.
+   */
+  readonly ops = { stock: 0, heartbeat: 0 };
 
   constructor(private readonly dataSource: DataSource) {}
 
@@ -67,7 +71,7 @@ export class LeaseRepository {
    * still active (the others were reclaimed).
    */
   async renew(instanceId: string, ttlMs: number): Promise<number[]> {
-    this.ops += 3;
+    this.ops.heartbeat += 3;
     await this.dataSource.query(
       `INSERT INTO cluster_members (incarnation, expires_at) VALUES (?, ${NOW_MS} + ?) ON DUPLICATE KEY UPDATE expires_at = VALUES(expires_at)`,
       [instanceId, ttlMs],
@@ -118,7 +122,7 @@ export class LeaseRepository {
 
   /** Active leases that expired at least `graceMs` ago: their instance is gone or cut off. */
   async expired(graceMs: number): Promise<LeaseRow[]> {
-    this.ops += 1;
+    this.ops.heartbeat += 1;
     const rows = (await this.dataSource.query(
       `SELECT id, sale_id, instance_id, granted, expires_at FROM stock_leases WHERE state = 'active' AND expires_at + ? < ${NOW_MS}`,
       [graceMs],
@@ -128,7 +132,7 @@ export class LeaseRepository {
 
   /** Instances whose membership has not expired. */
   async liveMembers(): Promise<number> {
-    this.ops += 1;
+    this.ops.heartbeat += 1;
     const [row] = (await this.dataSource.query(`SELECT COUNT(*) AS n FROM cluster_members WHERE expires_at > ${NOW_MS}`)) as { n: number }[];
     return Number(row.n);
   }
@@ -148,7 +152,7 @@ export class LeaseRepository {
   }
 
   private async transaction<T>(work: (q: QueryRunner) => Promise<T>): Promise<T> {
-    this.ops += 1;
+    this.ops.stock += 1;
     const runner = this.dataSource.createQueryRunner();
     await runner.connect();
     try {

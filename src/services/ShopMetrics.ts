@@ -25,8 +25,8 @@ export interface MetricSources {
 }
 
 export interface ClusterFigures {
-  /** Statements sent to the stock authority (leases, renewals, reclaims). */
-  authorityOps(): number;
+  /** Calls to the stock authority: moving units, and keeping time (renewals, membership). */
+  authorityOps(): { stock: number; heartbeat: number };
   /** Leased units this instance holds and has not sold. */
   held(): number;
   members(): number;
@@ -106,7 +106,13 @@ export class ShopMetrics {
     add('captcha_pool_size', 'The captcha pool\'s capacity (CAPTCHA_POOL_SIZE).', 'gauge', () => [{ value: s.captchas.size }]);
     const cluster = s.cluster;
     if (cluster) {
-      add('cluster_authority_ops_total', 'Statements this instance sent to the stock authority.', 'counter', () => [{ value: cluster.authorityOps() }]);
+      add('cluster_authority_ops_total', 'Calls this instance made to the stock authority, by kind (stock: units moved; heartbeat: renewals and checks).', 'counter', () => {
+        const ops = cluster.authorityOps();
+        return [
+          { value: ops.stock, labels: { kind: 'stock' } },
+          { value: ops.heartbeat, labels: { kind: 'heartbeat' } },
+        ];
+      });
       add('cluster_leased_units', 'Leased units this instance holds and has not sold.', 'gauge', () => [{ value: cluster.held() }]);
       add('cluster_members', 'Instances alive, as this one last counted them.', 'gauge', () => [{ value: cluster.members() }]);
       add('cluster_bus_messages_total', 'Messages on the cluster bus, by direction.', 'counter', () => {
