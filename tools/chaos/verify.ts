@@ -25,16 +25,26 @@ export interface Figures {
   lost: number;
   /** Order rows beyond one per request id and one per shopper. */
   duplicated: number;
+  /** Order rows beyond the stock. */
+  oversold: number;
+  /** Shoppers told "accepted" (202) more than once. */
+  double202: number;
+  /** Units left unsold although shoppers were still refused SOLD_OUT (several instances: a slice kept from them). */
+  stranded: number;
 }
 
 const SHOWN = 5;
 const shown = (xs: (string | number)[]) => xs.slice(0, SHOWN).join(', ') + (xs.length > SHOWN ? ', ...' : '');
 
-export async function verifySale(ds: DataSource, saleId: number, load: LoadClient): Promise<{ checks: Check[]; figures: Figures }> {
+/** `cluster`: several instances sold the sale, so units held in one instance's slice count as stranded. */
+export async function verifySale(ds: DataSource, saleId: number, load: LoadClient, cluster = false): Promise<{ checks: Check[]; figures: Figures }> {
   const orders = new OrderRepository(ds);
   const audit = await new AuditService(new SaleRepository(ds), orders).audit({ saleId });
   const checks: Check[] = audit.checks.map((c) => check(c.name, c.ok, c.detail));
   const rows = await orders.listBySale(saleId);
+  const sale = await new SaleRepository(ds).findById(saleId);
+  const stock = sale?.stock ?? 0;
+  const soldOutTold = (load.refusedByCode.SOLD_OUT ?? 0) > 0;
 
   const rowsByRequest = new Map<string, number>();
   const rowsByUser = new Map<number, number>();
@@ -82,6 +92,15 @@ export async function verifySale(ds: DataSource, saleId: number, load: LoadClien
       load.acceptedTwice.size === 0 ? 'one 202 at most per shopper' : `${load.acceptedTwice.size} shoppers, e.g. user ${shown([...load.acceptedTwice])}`,
     ),
   );
+  if (cluster) {
+    checks.push(
+      check(
+        'no unit left unsold while shoppers were told SOLD_OUT',
+        !soldOutTold || rows.length >= stock,
+        soldOutTold ? `${rows.length} of ${stock} sold; SOLD_OUT told ${load.refusedByCode.SOLD_OUT} times` : 'nobody was told SOLD_OUT',
+      ),
+    );
+  }
 
   return {
     checks,
@@ -92,6 +111,9 @@ export async function verifySale(ds: DataSource, saleId: number, load: LoadClien
       orders: rows.length,
       lost: lost.length,
       duplicated,
+      oversold: Math.max(0, rows.length - stock),
+      double202: load.acceptedTwice.size,
+      stranded: soldOutTold ? Math.max(0, stock - rows.length) : 0,
     },
   };
 }
@@ -117,7 +139,7 @@ const fmt = (n: number) => n.toLocaleString('en-US');
 
 /** One line per scenario: the figures the issue asks for, then PASS or FAIL. */
 export function formatTable(results: ScenarioResult[]): string {
-  const head = ['scenario', 'accepted', 'refused', 'unknown', 'orders', 'lost', 'duplicated', 'time', 'result'];
+  const head = ['scenario', 'accepted', 'refused', 'unknown', 'orders', 'lost', 'duplicated', 'oversold', 'double-202', 'stranded', 'time', 'result'];
   const rows = results.map((r) => {
     const f = r.figures;
     const cell = (x: number | undefined) => (x === undefined ? '-' : fmt(x));
@@ -129,6 +151,9 @@ export function formatTable(results: ScenarioResult[]): string {
       cell(f?.orders),
       cell(f?.lost),
       cell(f?.duplicated),
+      cell(f?.oversold),
+      cell(f?.double202),
+      cell(f?.stranded),
       `${((r.ms - r.waitedMs) / 1000).toFixed(1)} s`,
       passed(r) ? 'PASS' : 'FAIL',
     ];
