@@ -28,7 +28,7 @@ export interface AuditInput {
   uncertain?: Iterable<string>;
 }
 
-export type AuditSales = Pick<SaleRepository, 'findById'>;
+export type AuditSales = Pick<SaleRepository, 'findById'> & Partial<Pick<SaleRepository, 'leaseLedger'>>;
 export type AuditOrders = Pick<OrderRepository, 'countBySale' | 'usersWithMoreThanOneOrder' | 'requestIdsBySale'>;
 
 const SHOWN = 5;
@@ -56,6 +56,22 @@ export class AuditService {
         ),
         check('remaining >= 0', sale.remaining >= 0, `remaining ${sale.remaining}`),
       );
+      const ledger = this.sales.leaseLedger ? await this.sales.leaseLedger(saleId) : null;
+      if (ledger) {
+        const total = orders + ledger.unleased + ledger.held;
+        checks.push(
+          check(
+            'leases balance: orders + unleased + held by instances == initial stock',
+            total === sale.stock && ledger.held >= 0 && ledger.unleased >= 0,
+            `${orders} + ${ledger.unleased} + ${ledger.held} = ${total}, initial stock ${sale.stock} (${ledger.leases} leases)`,
+          ),
+          check(
+            'every ended lease: granted == written from it + given back',
+            ledger.unbalanced.length === 0,
+            ledger.unbalanced.length === 0 ? 'all balance' : `leases ${shown(ledger.unbalanced.map(String))} do not`,
+          ),
+        );
+      }
       const twice = await this.orders.usersWithMoreThanOneOrder(saleId);
       checks.push(
         check(

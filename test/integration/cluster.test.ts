@@ -2,6 +2,7 @@
 // of the stock leased from the database; buyers, sold-out news, blacklist, revocations and sale edits reach
 // the others over the broker; a stopped instance returns its slice, a dead one's comes back once its orders
 // are written. Runs when TEST_DATABASE_URL and TEST_AMQP_URL are set (CI sets both).
+import { AuditService } from '../../src/services/AuditService';
 import type { LeasedInventory } from '../../src/services/LeasedInventory';
 import { buildTestApp, TestApp } from '../helpers/buildTestApp';
 import { listen } from '../helpers/listen';
@@ -55,6 +56,10 @@ async function ledger(i: Instance, saleId: number) {
   return { stock: Number(sale.stock), remaining: Number(sale.remaining), unleased: Number(sale.unleased), orders: Number(orders.n), held: Number(held.n ?? 0) };
 }
 
+async function audit(i: Instance, saleId: number) {
+  return new AuditService(i.t.c.repos.sales, i.t.c.repos.orders).audit({ saleId });
+}
+
 describeCluster('several instances sharing one sale', () => {
   let a: Instance;
   let b: Instance;
@@ -89,6 +94,9 @@ describeCluster('several instances sharing one sale', () => {
     expect(l.unleased + l.held + l.orders).toBe(10);
     // Sold out everywhere, told by the broadcast: the refusals needed no call to the authority.
     expect(a.t.c.services.book.inventory.isSoldOut(saleId) && b.t.c.services.book.inventory.isSoldOut(saleId)).toBe(true);
+    const report = await audit(a, saleId);
+    expect(report.failures).toEqual([]);
+    expect(report.checks.map((c) => c.name)).toContain('leases balance: orders + unleased + held by instances == initial stock');
   });
 
   it('when a shopper bought through one instance, then the other answers ALREADY_BOUGHT', async () => {
@@ -117,6 +125,7 @@ describeCluster('several instances sharing one sale', () => {
     expect(rest.filter((r) => r.status === 202)).toHaveLength(5);
     await waitForOrders(a.t.c);
     expect(await ledger(a, saleId)).toMatchObject({ remaining: 0, orders: 6 });
+    expect((await audit(a, saleId)).failures).toEqual([]);
   });
 
   it('when an instance dies holding a lease, then its units come back once its orders are written, and nobody buys twice', async () => {
@@ -142,6 +151,7 @@ describeCluster('several instances sharing one sale', () => {
     expect(l).toMatchObject({ remaining: 0, orders: 8 });
     const [reclaimed] = await sql<{ n: number }>(a, "SELECT COUNT(*) AS n FROM stock_leases WHERE sale_id = ? AND state = 'reclaimed'", [saleId]);
     expect(Number(reclaimed.n)).toBeGreaterThan(0);
+    expect((await audit(a, saleId)).failures).toEqual([]);
   });
 
   it('when a shopper is blacklisted, logged out or a sale is edited on one instance, then the other applies it', async () => {
