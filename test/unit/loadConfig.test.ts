@@ -263,6 +263,29 @@ describe('loadConfig', () => {
     });
   });
 
+  describe('INSTANCE_ID', () => {
+    const shared = { DATABASE_URL: 'mysql://root@127.0.0.1:3306/shop', AMQP_URL: 'amqp://guest:guest@127.0.0.1:5672', COOKIE_KEYS: Buffer.alloc(16, 1).toString('base64') };
+
+    it('when unset, then one process holds the whole stock', () => {
+      expect(loadConfig(shared).cluster).toBeNull();
+    });
+
+    it('when set with both shared back-ends and keys, then the instance joins with the lease lifetime', () => {
+      expect(loadConfig({ ...shared, INSTANCE_ID: 'app-1' }).cluster).toEqual({ instanceId: 'app-1', leaseTtlMs: 5000 });
+      expect(loadConfig({ ...shared, INSTANCE_ID: 'app-1', LEASE_TTL_MS: '2000' }).cluster?.leaseTtlMs).toBe(2000);
+      expect(loadConfig({ ...shared, INSTANCE_ID: 'app-1' }).metrics.instance).toBe('app-1');
+    });
+
+    it('when a shared back-end or the keys are missing, or the values are wrong, then each is refused with the reason', () => {
+      expect(problemsOf({ INSTANCE_ID: 'app-1' })).toEqual([
+        'INSTANCE_ID: several instances need AMQP_URL and a mysql:// DATABASE_URL',
+        'INSTANCE_ID: several instances need the same COOKIE_KEYS',
+      ]);
+      expect(problemsOf({ ...shared, INSTANCE_ID: 'app 1' })[0]).toMatch(/^INSTANCE_ID: /);
+      expect(problemsOf({ ...shared, INSTANCE_ID: 'app-1', LEASE_TTL_MS: '500' })[0]).toMatch(/^LEASE_TTL_MS: /);
+    });
+  });
+
   describe('WRITER_HOLD_MS', () => {
     it('when unset, then the writer holds back at most a second per peak; 0 turns the hold off', () => {
       expect(loadConfig({}).writerHoldMs).toBe(1000);
