@@ -57,6 +57,7 @@ export class ClusterService implements ClusterListener {
     this.inventory.unsettle();
     await this.bus.start(this);
     await this.renew();
+    this.members = Math.max(1, await this.leases.liveMembers());
     const every = (ms: number, work: () => Promise<void> | void) => {
       const timer = setInterval(() => {
         Promise.resolve()
