@@ -193,7 +193,15 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
     sales: new SaleController(catalog, book, captchas, tickets, abuse),
     orders: new OrderController(orders, catalog),
     admin: new AdminController(catalog, orders, blacklist, accounts),
-    health: new HealthController(repos.health, queue, funnel, writer),
+    health: new HealthController(
+      repos.health,
+      queue,
+      funnel,
+      writer,
+      shared && cluster
+        ? () => ({ incarnation: shared.timings.incarnation, settled: shared.inventory.isSettled(), members: cluster.liveMembers(), heldUnits: shared.inventory.held() })
+        : null,
+    ),
     metrics: new MetricsController(metrics, config.metrics),
     live: new LiveController(catalog, live),
     purchase: path.controller,

@@ -3,12 +3,23 @@ import type { OrderQueue } from '../queue/OrderQueue';
 import type { OrderWriter } from '../queue/OrderWriter';
 import type { PurchaseFunnel } from '../services/PurchaseFunnel';
 
+export interface ClusterHealth {
+  incarnation: string;
+  /** Every buyer of the cluster known here; until then only shoppers served here may buy. */
+  settled: boolean;
+  members: number;
+  /** Leased units held here and not sold. */
+  heldUnits: number;
+}
+
 export class HealthController {
   constructor(
     private readonly database: { kind: string; ping(): Promise<boolean> },
     private readonly queue: OrderQueue,
     private readonly funnel: Pick<PurchaseFunnel, 'isOpen'>,
     private readonly writer: Pick<OrderWriter, 'where' | 'isUp'>,
+    /** With several instances: this one's part (docs/CLUSTER.md). */
+    private readonly cluster: (() => ClusterHealth) | null = null,
   ) {}
 
   health = async (_req: Request, res: Response): Promise<void> => {
@@ -26,6 +37,7 @@ export class HealthController {
         queue: { kind: this.queue.kind, up: queueUp, depth },
         writer: { where: this.writer.where, up: writerUp },
         sales: this.funnel.isOpen() ? 'open' : 'starting',
+        ...(this.cluster ? { cluster: this.cluster() } : {}),
       });
   };
 }

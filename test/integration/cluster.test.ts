@@ -99,6 +99,13 @@ describeCluster('several instances sharing one sale', () => {
     expect(report.checks.map((c) => c.name)).toContain('leases balance: orders + unleased + held by instances == initial stock');
   });
 
+  it('when asked /healthz, then each instance tells its incarnation, whether it is settled and the members', async () => {
+    const res = await fetch(`${b.base}/healthz`);
+    const body = (await res.json()) as { cluster: { incarnation: string; settled: boolean; members: number; heldUnits: number } };
+    expect(body.cluster).toMatchObject({ settled: true, members: 2, heldUnits: 0 });
+    expect(body.cluster.incarnation).toMatch(/^b#[0-9a-f]{8}$/);
+  });
+
   it('when a shopper bought through one instance, then the other answers ALREADY_BOUGHT', async () => {
     const saleId = await createSale(a.t.c, { stock: 5 });
     await waitFor('the sale known to b', () => b.t.c.services.book.get(saleId) !== undefined);
