@@ -15,6 +15,7 @@ import { SaleController } from './controllers/SaleController';
 import { UserController } from './controllers/UserController';
 import { Histogram } from './lib/Histogram';
 import { LagMonitor } from './lib/LagMonitor';
+import { ShardCookie } from './middleware/shardCookie';
 import { buildOrderConsumer } from './queue/buildOrderConsumer';
 import type { OrderQueue } from './queue/OrderQueue';
 import { CONFIRM_SECONDS } from './queue/RabbitOrderQueue';
@@ -134,8 +135,9 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
 
   const services = { accounts, generations, logins, proofs, blacklist, catalog, orders, funnel, captchas, tickets, tracker, book, recovery, captchaPool, lifecycle, live };
 
+  const shardCookie = new ShardCookie(config.cookieKeys[0], config.cookies, config.sessionTtlMs);
   const controllers = {
-    users: new UserController(accounts, logins, proofs, config.sessionTtlMs, config.cookies),
+    users: new UserController(accounts, logins, proofs, config.sessionTtlMs, config.cookies, shardCookie),
     sales: new SaleController(catalog, book, captchas, tickets, abuse),
     orders: new OrderController(orders, catalog),
     admin: new AdminController(catalog, orders, blacklist, accounts),
@@ -231,7 +233,7 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
   /** What the rehearsal before opening did; null when it was off or skipped. */
   const rehearsed = () => rehearsal;
 
-  return { config, log, dataSource, queue, repos, services, controllers, writer, lag, metrics, writerStats, start, stop, rehearsed };
+  return { config, log, dataSource, queue, repos, services, controllers, shardCookie, writer, lag, metrics, writerStats, start, stop, rehearsed };
 }
 
 /** The rehearsal's captcha picture: nobody looks at it, so the smallest PNG there is. */
