@@ -8,7 +8,7 @@ import { createDataSource } from '../../ormconfig';
 import { loadConfig } from '../../src/config/loadConfig';
 import { parseOrderBody } from '../../src/queue/OrderQueue';
 import { createSale, createShoppers, tokenMakers } from '../bench/prepare';
-import { Child, freePort, sleep, startChild, waitFor } from '../bench/processes';
+import { Child, freePort, sleep, startChild, waitFor } from '../lib/processes';
 import {
   mariadbUp,
   otherUsers,
