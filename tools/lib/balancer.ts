@@ -101,8 +101,12 @@ export async function startBalancer(o: BalancerOptions): Promise<Balancer> {
       current = [...backends];
       write(current);
       await check(nginx, flags);
+      const old = childrenOf(master);
       await run(nginx, [...flags, '-s', 'reload']);
       await inEffect(10_000);
+      // Until the old workers have gone, one of them may still accept a connection and serve it by the old
+      // config (or close it unanswered as it shuts down): the new config is in effect once they have exited.
+      await waitFor(`nginx's old workers gone after a reload`, async () => !childrenOf(master).some((pid) => old.includes(pid)), 15_000, child);
     },
     cpuUs() {
       let ticks = processTicks(master, true);

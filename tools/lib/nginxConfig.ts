@@ -32,6 +32,8 @@ export function renderNginxConfig(o: NginxConfigOptions): string {
   add(0, '# 160 virtual nodes per instance) on a stable per-shopper key. Rendered by tools/lib/nginxConfig.ts;');
   add(0, '# see docs/CLUSTER.md, "The balancer".');
   add(0, `worker_processes ${o.workerProcesses};`);
+  add(0, '# A reload waits this long at most for old workers\' open requests (the live dashboard\'s stream is one).');
+  add(0, 'worker_shutdown_timeout 10s;');
   add(0, ...(o.main ?? []));
   add(0, 'events {', '  worker_connections 4096;', '}', '', 'http {');
   add(1, ...(o.http ?? []));
@@ -45,6 +47,9 @@ export function renderNginxConfig(o: NginxConfigOptions): string {
   add(2, 'hash $shopper_key consistent;');
   for (const b of o.backends) add(2, `server ${b} max_fails=${MAX_FAILS} fail_timeout=${FAIL_TIMEOUT};`);
   add(2, 'keepalive 64;');
+  add(2, '# Below the app\'s keepAliveTimeout (65 s): nginx closes an idle connection before the app does, so it');
+  add(2, '# never sends a request down a connection the app is closing.');
+  add(2, 'keepalive_timeout 60s;');
   add(1, '}', '');
   add(1, 'server {');
   add(2, `listen ${o.listen};`, '');
