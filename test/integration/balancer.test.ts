@@ -37,6 +37,17 @@ async function backend(name: string): Promise<Backend> {
   };
 }
 
+/** Backends of these names and nginx in front of them. */
+async function balanced(names: string[]): Promise<{ backends: Backend[]; b: Balancer }> {
+  const backends = await Promise.all(names.map(backend));
+  return { backends, b: await startBalancer({ backends: backends.map((x) => x.port) }) };
+}
+
+async function shutDown(b: Balancer | undefined, backends: Backend[] | undefined): Promise<void> {
+  await b?.stop();
+  await Promise.all((backends ?? []).map((x) => x.close()));
+}
+
 interface Answer {
   status: number;
   body: string;
@@ -101,15 +112,11 @@ describe('the balancer (nginx, hash $shopper_key consistent)', () => {
 
     beforeAll(async () => {
       if (!findNginx()) return;
-      backends = await Promise.all(['a', 'b', 'c', 'd'].map(backend));
-      b = await startBalancer({ backends: backends.map((x) => x.port) });
+      ({ backends, b } = await balanced(['a', 'b', 'c', 'd']));
       first = await routes(b, KEYS);
     }, 60_000);
 
-    afterAll(async () => {
-      await b?.stop();
-      await Promise.all((backends ?? []).map((x) => x.close()));
-    });
+    afterAll(() => shutDown(b, backends));
 
     it('when the same shoppers come back, then each lands on the same backend every time, and all four share them', async () => {
       const again = await routes(b, KEYS);
@@ -160,15 +167,10 @@ describe('the balancer (nginx, hash $shopper_key consistent)', () => {
     let b: Balancer;
 
     beforeEach(async () => {
-      if (!findNginx()) return;
-      backends = await Promise.all(['a', 'b', 'c'].map(backend));
-      b = await startBalancer({ backends: backends.map((x) => x.port) });
+      if (findNginx()) ({ backends, b } = await balanced(['a', 'b', 'c']));
     }, 30_000);
 
-    afterEach(async () => {
-      await b?.stop();
-      await Promise.all((backends ?? []).map((x) => x.close()));
-    });
+    afterEach(() => shutDown(b, backends));
 
     it('when a backend dies, then its shoppers go where its removal would send them, and nobody else moves', async () => {
       const before = await routes(b, KEYS);
