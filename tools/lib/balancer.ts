@@ -2,7 +2,7 @@
 // pid, logs and temp files in one directory), the same directives as deploy/nginx.conf (one renderer,
 // tools/lib/nginxConfig.ts), reloadable with another set of instances, and its CPU time read from /proc.
 import { execFile, spawnSync } from 'node:child_process';
-import { accessSync, chmodSync, constants, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { accessSync, chmodSync, constants, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -35,7 +35,7 @@ export interface BalancerOptions {
   backends: number[];
   /** Its own port; a free one when left out. */
   port?: number;
-  /** Its prefix directory; a fresh temp directory when left out. */
+  /** Its prefix directory, kept after stop(); a fresh temp directory, removed by stop(), when left out. */
   dir?: string;
   nginx?: string;
   startTimeoutMs?: number;
@@ -116,6 +116,8 @@ export async function startBalancer(o: BalancerOptions): Promise<Balancer> {
     async stop() {
       // SIGTERM is nginx's fast shutdown; SIGQUIT would wait for every kept-alive client.
       await child.stop(5000);
+      // A prefix of our own making goes with it; one the caller chose (a run's directory) keeps its logs.
+      if (!o.dir) rmSync(dir, { recursive: true, force: true });
     },
   };
 }
