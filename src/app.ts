@@ -61,6 +61,7 @@ export function createExpressApp(c: Container): express.Express {
   app.use(express.urlencoded({ extended: false, limit: '16kb' }));
   app.use(express.json({ limit: '16kb' }));
   app.use(loadSession(c.services.accounts, c.config.cookies.session));
+  app.use(c.shardCookie.keep);
   app.use(csrfProtection(c.config.cookies, originCheck({ secure: c.config.cookies.secure, trustProxy: c.config.trustProxy })));
   app.use(routes(c));
   app.use(notFound);

@@ -15,6 +15,7 @@ import { SaleController } from './controllers/SaleController';
 import { UserController } from './controllers/UserController';
 import { Histogram } from './lib/Histogram';
 import { LagMonitor } from './lib/LagMonitor';
+import { ShardCookie } from './middleware/shardCookie';
 import { buildOrderConsumer } from './queue/buildOrderConsumer';
 import { ClusterBus } from './queue/ClusterBus';
 import type { OrderQueue, SettlementListener } from './queue/OrderQueue';
@@ -188,8 +189,9 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
 
   const services = { accounts, generations, logins, proofs, blacklist, catalog, orders, funnel, captchas, tickets, tracker, book, recovery, captchaPool, lifecycle, live };
 
+  const shardCookie = new ShardCookie(config.cookieKeys[0], config.cookies, config.sessionTtlMs);
   const controllers = {
-    users: new UserController(accounts, logins, proofs, config.sessionTtlMs, config.cookies),
+    users: new UserController(accounts, logins, proofs, config.sessionTtlMs, config.cookies, shardCookie),
     sales: new SaleController(catalog, book, captchas, tickets, abuse),
     orders: new OrderController(orders, catalog),
     admin: new AdminController(catalog, orders, blacklist, accounts),
@@ -245,7 +247,7 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
   /** Database, migrations, first admin, demo data, queue; then drain, rebuild and open the sales. */
   async function start(): Promise<void> {
     if (!dataSource.isInitialized) await dataSource.initialize();
-    const ran = await dataSource.runMigrations({ transaction: 'each' });
+    const ran = await migrate(dataSource, config.database.kind);
     if (ran.length > 0) log.info({ migrations: ran.map((m) => m.name) }, 'migrations applied');
     // Before anything is served: a cookie revoked before a restart stays revoked after it.
     await generations.load();
@@ -302,7 +304,7 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
   /** What the rehearsal before opening did; null when it was off or skipped. */
   const rehearsed = () => rehearsal;
 
-  return { config, log, dataSource, queue, repos, services, controllers, writer, lag, metrics, writerStats, cluster, start, stop, rehearsed };
+  return { config, log, dataSource, queue, repos, services, controllers, shardCookie, writer, lag, metrics, writerStats, cluster, start, stop, rehearsed };
 }
 
 /** An instance's share of the cluster: the authority, the bus and the leased stock (docs/CLUSTER.md). */
@@ -341,6 +343,27 @@ function clusterParts(config: Config, settings: ClusterSettings, amqpUrl: string
       members = f;
     },
   };
+}
+
+/**
+ * Applies pending migrations; on MySQL under a named lock, so that instances starting together on an empty
+ * database take turns (the first creates the tables, the others find nothing to do).
+ */
+async function migrate(dataSource: DataSource, kind: Config['database']['kind']) {
+  if (kind !== 'mysql') return dataSource.runMigrations({ transaction: 'each' });
+  const runner = dataSource.createQueryRunner();
+  await runner.connect();
+  try {
+    const [got] = (await runner.query("SELECT GET_LOCK('flash_sale_migrations', 120) AS got")) as { got: number | null }[];
+    if (Number(got?.got) !== 1) throw new Error('another instance has held the migration lock for 120 s');
+    try {
+      return await dataSource.runMigrations({ transaction: 'each' });
+    } finally {
+      await runner.query("SELECT RELEASE_LOCK('flash_sale_migrations')");
+    }
+  } finally {
+    await runner.release();
+  }
 }
 
 /** Resolves true once `done()` holds, false after `timeoutMs`. */

@@ -24,11 +24,12 @@ import { OrderRepository } from '../src/repositories/OrderRepository';
 import { SaleRepository } from '../src/repositories/SaleRepository';
 import { AuditReport, AuditService } from '../src/services/AuditService';
 import { formatAudit } from '../src/cli/audit';
-import { cpuBetween, CpuUse, markCpu, waitQuiet } from './bench/cpu';
+import { cpuBetween, CpuUse, markCpu, waitQuiet } from './lib/cpu';
 import { parseThink, type JourneyOutcome, type JourneyPlan } from './bench/journey';
 import { journeyFigures, JourneyFigures, JourneyInput, journeyReport, writeCaptchaPool } from './bench/journeyReport';
 import { createSale, createShoppers, tokenMakers, writeShopperFiles } from './bench/prepare';
-import { Child, freePort, sleep, startChild, waitFor } from './bench/processes';
+import { spawnApp, waitHealthy } from './lib/appProcess';
+import { Child, freePort, sleep, startChild, waitFor } from './lib/processes';
 import { formatSummary, summariseFile } from './bench/profile';
 import { MetricsWatch, perSecond, SecondRow, writeHtmlReport } from './bench/report';
 import { readIds, runWrk, WRK, WrkResult, WrkRun } from './bench/wrk';
@@ -527,8 +528,6 @@ async function startShop(run: Run, journey?: { env: Record<string, string> }): P
   const appEnv: NodeJS.ProcessEnv = {
     PATH: run.env.PATH,
     NODE_ENV: 'production',
-    HOST: '127.0.0.1',
-    PORT: String(port),
     DATABASE_URL: run.databaseUrl,
     QUEUE_NAME: run.queueName,
     COOKIE_KEYS: run.keysRaw,
@@ -540,21 +539,9 @@ async function startShop(run: Run, journey?: { env: Record<string, string> }): P
   if (run.amqpUrl) appEnv.AMQP_URL = run.amqpUrl;
   const nodeArgs = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
   say(`starting the app: node ${nodeArgs.join(' ')}${nodeArgs.length ? ' ' : ''}dist/src/server.js on ${baseUrl}`);
-  const app = startChild(process.execPath, [...nodeArgs, path.join(root, 'dist', 'src', 'server.js')], {
-    logFile: path.join(runDir, journey ? 'app-journey.log' : 'app.log'),
-    env: appEnv,
-    cwd: root,
-  });
-  run.app = app;
-  await waitFor(
-    'the app',
-    async () => {
-      const res = await fetch(`${baseUrl}/healthz`);
-      return res.ok && ((await res.json()) as { sales?: string }).sales === 'open';
-    },
-    60_000,
-    app,
-  );
+  const app = spawnApp({ root, port, env: appEnv, nodeArgs, logFile: path.join(runDir, journey ? 'app-journey.log' : 'app.log') });
+  run.app = app.child;
+  await waitHealthy(app, 'the app', 60_000);
   if (!journey) run.appStartMs = Date.now() - startedAt;
   return { baseUrl, profileDir };
 }

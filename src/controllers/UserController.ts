@@ -4,6 +4,7 @@ import { AppError, ConflictError, REFUSALS, Refusal, ValidationError } from '../
 import { wantsJson } from '../middleware/errorHandler';
 import type { AccountService } from '../services/AccountService';
 import type { LoginGuard } from '../services/LoginGuard';
+import type { ShardCookie } from '../middleware/shardCookie';
 import type { ProofChallenge, ProofOfWork } from '../services/ProofOfWork';
 import { deleteAccountSchema, loginSchema, parseForm, passwordChangeSchema, registerSchema } from './validation';
 
@@ -14,6 +15,7 @@ export class UserController {
     private readonly proofs: ProofOfWork,
     private readonly sessionTtlMs: number,
     private readonly cookies: CookieSettings,
+    private readonly shard: ShardCookie,
   ) {}
 
   registerForm = async (_req: Request, res: Response): Promise<void> => {
@@ -40,7 +42,7 @@ export class UserController {
       res.status(409).render('user/register', { ...(await this.registerLocals()), errors: { userName: 'is taken' }, values: req.body });
       return;
     }
-    this.startSession(req, res, this.accounts.issueSession(user.id));
+    this.startSession(req, res, this.accounts.issueSession(user.id), user.id);
     if (wantsJson(req)) res.status(201).json({ ok: true, user });
     else res.redirect(303, '/');
   };
@@ -67,7 +69,7 @@ export class UserController {
       });
       return;
     }
-    this.startSession(req, res, this.accounts.issueSession(outcome.user.id));
+    this.startSession(req, res, this.accounts.issueSession(outcome.user.id), outcome.user.id);
     if (wantsJson(req)) res.json({ ok: true, user: outcome.user });
     else res.redirect(303, next);
   };
@@ -75,7 +77,7 @@ export class UserController {
   /** Logging out ends every login of the shopper, so a copied cookie stops working too. */
   logout = async (req: Request, res: Response): Promise<void> => {
     if (req.userId !== undefined) await this.accounts.revokeSessions(req.userId);
-    res.clearCookie(this.cookies.session, { path: '/', secure: this.cookies.secure, httpOnly: true, sameSite: 'lax' });
+    this.endSession(res);
     if (wantsJson(req)) res.json({ ok: true });
     else res.redirect(303, '/');
   };
@@ -92,7 +94,7 @@ export class UserController {
       this.accounts.changePassword(req.userId!, input.currentPassword, input.newPassword),
     );
     if (cookie === null) return;
-    this.startSession(req, res, cookie);
+    this.startSession(req, res, cookie, req.userId!);
     if (wantsJson(req)) res.json({ ok: true });
     else res.redirect(303, '/user/account?changed=1');
   };
@@ -106,7 +108,7 @@ export class UserController {
       return true;
     });
     if (done === null) return;
-    res.clearCookie(this.cookies.session, { path: '/', secure: this.cookies.secure, httpOnly: true, sameSite: 'lax' });
+    this.endSession(res);
     if (wantsJson(req)) res.json({ ok: true });
     else res.redirect(303, '/');
   };
@@ -116,7 +118,13 @@ export class UserController {
     return { title: 'Create an account', errors: {}, values: {}, pow, formError: null };
   }
 
-  private startSession(req: Request, res: Response, token: string): void {
+  private endSession(res: Response): void {
+    res.clearCookie(this.cookies.session, { path: '/', secure: this.cookies.secure, httpOnly: true, sameSite: 'lax' });
+    this.shard.clear(res);
+  }
+
+  /** The login cookie and the balancer's key for the same shopper, with the same lifetime. */
+  private startSession(req: Request, res: Response, token: string, userId: number): void {
     res.cookie(this.cookies.session, token, {
       httpOnly: true,
       sameSite: 'lax',
@@ -124,6 +132,7 @@ export class UserController {
       path: '/',
       maxAge: this.sessionTtlMs,
     });
+    this.shard.set(req, res, userId);
   }
 }
 

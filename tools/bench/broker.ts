@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { redactUrl } from '../../src/lib/redactUrl';
 import { RabbitOrderQueue } from '../../src/queue/RabbitOrderQueue';
-import { namedProcessTicks, processTicks, TICK_MS } from './cpu';
+import { namedProcessTicks, processTicks, TICK_MS } from '../lib/cpu';
 
 const BROKER = /^(beam\.smp|erl_child_setup|epmd|inet_gethost)$/;
 const IN_FLIGHT = 256;

@@ -2,7 +2,7 @@
 // (and whose answers the driver knows), and what the driver saw turned into the report's figures.
 import { writeFileSync } from 'node:fs';
 import { renderCaptcha } from '../../src/lib/captchaImage';
-import type { CpuUse } from './cpu';
+import type { CpuUse } from '../lib/cpu';
 import type { JourneyOutcome, Step, StepSummary } from './journey';
 import { STEPS } from './journey';
 

@@ -1,7 +1,7 @@
 // Runs wrk with the bench's Lua script and reads back what the script recorded.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { startChild } from './processes';
+import { startChild } from '../lib/processes';
 
 export interface WrkThread {
   shoppers: number;

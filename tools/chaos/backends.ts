@@ -5,7 +5,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import * as amqp from 'amqplib';
-import { sleep } from '../bench/processes';
+import { sleep } from '../lib/processes';
 import { dropScenarioDatabaseSync } from '../lib/toolsData';
 
 const run = promisify(execFile);

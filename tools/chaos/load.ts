@@ -7,7 +7,7 @@
 //             says itself that the outcome is unknown).
 import { createWriteStream, WriteStream } from 'node:fs';
 import http from 'node:http';
-import { sleep } from '../bench/processes';
+import { sleep } from '../lib/processes';
 
 export interface LoadShopper {
   userId: number;

@@ -8,7 +8,8 @@ import { createDataSource } from '../../ormconfig';
 import { loadConfig } from '../../src/config/loadConfig';
 import { parseOrderBody } from '../../src/queue/OrderQueue';
 import { createSale, createShoppers, tokenMakers } from '../bench/prepare';
-import { Child, freePort, sleep, startChild, waitFor } from '../bench/processes';
+import { health as fetchHealth, spawnApp, waitHealthy } from '../lib/appProcess';
+import { Child, freePort, sleep } from '../lib/processes';
 import {
   mariadbUp,
   otherUsers,
@@ -94,14 +95,7 @@ export interface Scenario {
   after?(ctx: Ctx): Promise<void>;
 }
 
-async function health(baseUrl: string): Promise<Health | null> {
-  try {
-    const res = await fetch(`${baseUrl}/healthz`, { signal: AbortSignal.timeout(3000) });
-    return { status: res.status, ...((await res.json()) as Omit<Health, 'status'>) };
-  } catch {
-    return null;
-  }
-}
+const health = (baseUrl: string) => fetchHealth<Omit<Health, 'status'>>(baseUrl);
 
 /** Waits until /healthz answers 200 ok with the sales open; the check says how long it took. */
 async function healthy(ctx: Ctx, name: string, timeoutMs: number): Promise<void> {
@@ -412,14 +406,10 @@ export async function runScenario(n: number, sc: Scenario, s: ChaosSettings, say
     let runs = 0;
     const startApp = async (): Promise<Child> => {
       runs += 1;
-      const child = startChild(process.execPath, [path.join(s.root, 'dist', 'src', 'server.js')], {
-        logFile: path.join(dir, `app-${runs}.log`),
-        env,
-        cwd: s.root,
-      });
-      apps.push(child);
-      await waitFor(`the app (start ${runs})`, async () => (await health(baseUrl))?.sales === 'open', 60_000, child);
-      return child;
+      const app = spawnApp({ root: s.root, port, env, logFile: path.join(dir, `app-${runs}.log`) });
+      apps.push(app.child);
+      await waitHealthy(app, `the app (start ${runs})`, 60_000, (h) => h.sales === 'open');
+      return app.child;
     };
     const ctx: Ctx = {
       s,

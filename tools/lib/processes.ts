@@ -1,5 +1,5 @@
-// Child processes of the bench (the app, the baseline server, wrk): spawned with a log file, bounded in
-// time, and killed when the bench exits for any reason.
+// Child processes of the operator tools (the app and its instances, the balancer, the baseline server, wrk):
+// spawned with a log file, bounded in time, and killed when the tool exits for any reason.
 import { ChildProcess, spawn, SpawnOptions } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import net from 'node:net';
@@ -15,7 +15,7 @@ function hookExit(): void {
   });
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(signal, () => {
-      process.stderr.write(`\nbench: ${signal}; stopping child processes\n`);
+      process.stderr.write(`\n${signal}: stopping child processes\n`);
       process.exit(130);
     });
   }
