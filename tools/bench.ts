@@ -4,6 +4,7 @@
 //   npm run bench -- [--stock 10000] [--users 50000] [--connections 256] [--duration 15] [--threads 2]
 //                    [--json <file>] [--report <file.html>] [--profile] [--keep] [--no-baseline] [--wait-quiet <s>] [--warmup <s>|auto]
 //                    [--url http://127.0.0.1:<port> --sale <id>] [--journey [--think 2-6] [--captchas 2000] [--journey-sockets 2000] [--lobby S]]
+//                    [--instances N]
 //
 // Uses DATABASE_URL and AMQP_URL like the app; with neither, an embedded SQLite file in a temp dir and the
 // in-process queue. Exits 0 when the audit passes, 1 when it fails, 2 when the run itself failed; never on
@@ -25,6 +26,7 @@ import { SaleRepository } from '../src/repositories/SaleRepository';
 import { AuditReport, AuditService } from '../src/services/AuditService';
 import { formatAudit } from '../src/cli/audit';
 import { cpuBetween, CpuUse, markCpu, waitQuiet } from './lib/cpu';
+import { ClusterFigures, measureCluster } from './bench/cluster';
 import { parseThink, type JourneyOutcome, type JourneyPlan } from './bench/journey';
 import { journeyFigures, JourneyFigures, JourneyInput, journeyReport, writeCaptchaPool } from './bench/journeyReport';
 import { createSale, createShoppers, tokenMakers, writeShopperFiles } from './bench/prepare';
@@ -38,7 +40,8 @@ import { redactUrl } from '../src/lib/redactUrl';
 
 const USAGE = `usage: npm run bench -- [--stock N] [--users N] [--connections N] [--duration S] [--threads N]
                         [--json FILE] [--report FILE.html] [--profile] [--keep] [--no-baseline] [--wait-quiet S] [--warmup S|auto]
-                        [--url http://127.0.0.1:PORT --sale ID] [--journey [--think MIN-MAX] [--captchas N] [--journey-sockets N] [--lobby S]]`;
+                        [--url http://127.0.0.1:PORT --sale ID] [--journey [--think MIN-MAX] [--captchas N] [--journey-sockets N] [--lobby S]]
+                        [--instances N]`;
 
 /** What the report compares against (issue 5); informational only. */
 export const TARGETS = { ratio: 0.5, p99Ms: 25, sellOutMs: 1000, drainMs: 2000 };
@@ -108,6 +111,8 @@ export interface BenchOptions {
   journeySockets: number;
   /** Seconds the shoppers spend on the page before the opening (--lobby); by default users / 1,000. */
   lobbyS: number;
+  /** After the single process's run, the same crowd and stock on this many instances behind nginx; 0: none. */
+  instances: number;
 }
 
 export interface BenchResult {
@@ -156,6 +161,8 @@ export interface BenchResult {
   runDir: string;
   /** With --journey: the journey run's figures (its audit is part of `audit` too). */
   journey?: JourneyFigures;
+  /** With --instances: the cluster run's figures (its audit is part of `audit` too). */
+  cluster?: ClusterFigures;
 }
 
 function sourceVersion(root: string): string {
@@ -194,6 +201,7 @@ function parseOptions(argv: string[]): BenchOptions {
       captchas: { type: 'string', default: '2000' },
       'journey-sockets': { type: 'string', default: '2000' },
       lobby: { type: 'string', default: 'auto' },
+      instances: { type: 'string', default: '0' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -234,6 +242,7 @@ function parseOptions(argv: string[]): BenchOptions {
     captchas: int('captchas', values.captchas, 1, 100_000),
     journeySockets: int('journey-sockets', values['journey-sockets'], 1, 10_000),
     lobbyS: values.lobby === 'auto' ? journeyLobbyS(users) : int('lobby', values.lobby, 3, 600),
+    instances: int('instances', values.instances, 0, 8),
   };
   if (o.connections < o.threads) throw new UsageError('--connections must be at least --threads');
   if (o.url !== undefined) {
@@ -250,6 +259,7 @@ function parseOptions(argv: string[]): BenchOptions {
     if (o.profile) throw new UsageError('--profile needs the bench to start the app; it cannot be used with --url');
     if (o.warmupS > 0) throw new UsageError('--warmup needs the bench to start the app (its pre-sale must exist before the app starts)');
     if (o.journey) throw new UsageError('--journey needs the bench to start the app (it serves the bench\'s captcha file)');
+    if (o.instances > 0) throw new UsageError('--instances needs the bench to start the instances');
     o.url = u.origin;
   } else if (o.sale !== undefined) throw new UsageError('--sale is only for --url; otherwise the bench creates its own sale');
   return o;
@@ -315,7 +325,8 @@ interface Prepared {
   /** Every wrk run of the bench uses these; each adds its URL, directory and name. */
   wrkRun: Omit<WrkRun, 'url' | 'dir' | 'name'>;
   warmup: { saleId: number; dataFile: string } | null;
-  /** Each shopper's login cookie, shopper i at i (the journey run's shoppers are the same). */
+  /** Each shopper's id and login cookie, shopper i at i (the journey and cluster runs' shoppers are the same). */
+  userIds: number[];
   cookies: string[];
   /** How long the cookies stay valid from their issue. */
   validMs: number;
@@ -348,8 +359,9 @@ export async function bench(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.
     await drain(run, p.ordersBefore, watch, purchase.acceptedIds.length);
     const profile = await stopShop(run, profileDir);
     const audit = await new AuditService(p.sales, p.orders).audit({ saleId: p.saleId, accepted: purchase.acceptedIds, uncertain: purchase.uncertainIds });
+    const cluster = o.instances > 0 ? await runClusterPhase(run, p, purchase) : null;
     const journey = o.journey ? await runJourneyPhase(run, p) : null;
-    return writeReport(run, p, { baseline, preSale: preSaleDone, purchase, watch, audit, profile, journey });
+    return writeReport(run, p, { baseline, preSale: preSaleDone, purchase, watch, audit, profile, journey, cluster });
   } catch (e) {
     run.say(`bench: ${(e as Error).message}`);
     if (run.app) run.say(`  app log: ${path.join(run.runDir, 'app.log')}`);
@@ -479,7 +491,7 @@ async function prepare(run: Run, ds: DataSource): Promise<Prepared> {
 
   const script = path.join(run.root, 'tools', 'bench', 'purchase.lua');
   const wrkRun = { threads: o.threads, connections: o.connections, durationS: o.duration, timeoutS: o.timeout, script, dataFile, tickets: o.tickets, cookieName: run.cookieName };
-  return { sales, orders, saleId, stockAtStart, ordersBefore, wrkRun, warmup, cookies, validMs };
+  return { sales, orders, saleId, stockAtStart, ordersBefore, wrkRun, warmup, userIds, cookies, validMs };
 }
 
 /** With --wait-quiet, waits for other processes to leave the CPU alone before a measured phase. */
@@ -525,18 +537,7 @@ async function startShop(run: Run, journey?: { env: Record<string, string> }): P
   const baseUrl = `http://127.0.0.1:${port}`;
   const profileDir = o.profile ? path.join(runDir, journey ? 'profile-journey' : 'profile') : null;
   const startedAt = Date.now();
-  const appEnv: NodeJS.ProcessEnv = {
-    PATH: run.env.PATH,
-    NODE_ENV: 'production',
-    DATABASE_URL: run.databaseUrl,
-    QUEUE_NAME: run.queueName,
-    COOKIE_KEYS: run.keysRaw,
-    LOG_LEVEL: 'warn',
-    DEMO: 'false',
-    ...run.guards,
-    ...journey?.env,
-  };
-  if (run.amqpUrl) appEnv.AMQP_URL = run.amqpUrl;
+  const appEnv: NodeJS.ProcessEnv = { ...shopEnv(run), ...journey?.env };
   const nodeArgs = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
   say(`starting the app: node ${nodeArgs.join(' ')}${nodeArgs.length ? ' ' : ''}dist/src/server.js on ${baseUrl}`);
   const app = spawnApp({ root, port, env: appEnv, nodeArgs, logFile: path.join(runDir, journey ? 'app-journey.log' : 'app.log') });
@@ -642,6 +643,49 @@ async function stopShop(run: Run, profileDir: string | null): Promise<string | u
   writeFileSync(path.join(runDir, `${path.basename(profileDir)}.txt`), `${text}\n`);
   say(`cpu profile: ${file}\n${text}`);
   return file;
+}
+
+/** The app's environment in every phase: production, the run's database, queue, keys and guards. */
+function shopEnv(run: Run): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    PATH: run.env.PATH,
+    NODE_ENV: 'production',
+    DATABASE_URL: run.databaseUrl,
+    QUEUE_NAME: run.queueName,
+    COOKIE_KEYS: run.keysRaw,
+    LOG_LEVEL: 'warn',
+    DEMO: 'false',
+    ...run.guards,
+  };
+  if (run.amqpUrl) env.AMQP_URL = run.amqpUrl;
+  return env;
+}
+
+/** The cluster phase (--instances): the same crowd and stock on N instances behind nginx (tools/bench/cluster.ts). */
+async function runClusterPhase(run: Run, p: Prepared, single: Measured): Promise<{ figures: ClusterFigures; audit: AuditReport; saleId: number }> {
+  const { o } = run;
+  if (!run.amqpUrl || run.database.kind !== 'mysql' || !run.ds) throw new Error('--instances needs a mysql:// DATABASE_URL and AMQP_URL');
+  return measureCluster({
+    say: run.say,
+    root: run.root,
+    runDir: run.runDir,
+    runId: run.runId,
+    ds: run.ds,
+    databaseUrl: run.databaseUrl,
+    amqpUrl: run.amqpUrl,
+    keysRaw: run.keysRaw,
+    cookieKeys: run.cookieKeys,
+    queueName: run.queueName,
+    appEnv: shopEnv(run),
+    instances: o.instances,
+    stock: o.stock,
+    userIds: p.userIds,
+    cookies: p.cookies,
+    validMs: p.validMs,
+    warmupS: o.warmupS,
+    wrkRun: p.wrkRun,
+    single: { cpuUs: single.cpu.target * single.cpu.seconds * 1e6, accepted: single.acceptedIds.length },
+  });
 }
 
 /**
@@ -803,6 +847,7 @@ function writeReport(
     audit: AuditReport;
     profile: string | undefined;
     journey: JourneyMeasured | null;
+    cluster: { figures: ClusterFigures; audit: AuditReport; saleId: number } | null;
   },
 ): number {
   const { o, say, runDir, guards } = run;
@@ -854,8 +899,16 @@ function writeReport(
       result.audit.failures.push(...m.journey.audit.failures.map((f) => `journey sale ${m.journey!.saleId}: ${f}`));
     }
   }
+  if (m.cluster) {
+    result.cluster = m.cluster.figures;
+    if (!m.cluster.audit.ok) {
+      result.audit.ok = false;
+      result.audit.failures.push(...m.cluster.audit.failures.map((f) => `cluster sale ${m.cluster!.saleId}: ${f}`));
+    }
+  }
   say('');
   say(report(result, m.audit));
+  if (m.cluster) say(`\ncluster of ${m.cluster.figures.instances}: ${JSON.stringify(m.cluster.figures)}\ncluster sale ${m.cluster.saleId}: ${formatAudit(m.cluster.audit)}`);
   if (warmupAudit && !warmupAudit.ok) say(`pre-sale: ${formatAudit(warmupAudit)}`);
   if (result.journey) say(`\n${journeyReport(result.journey)}\n\njourney sale ${m.journey!.saleId}: ${formatAudit(m.journey!.report)}`);
   if (m.purchase.perSecond) result.perSecond = m.purchase.perSecond;
@@ -889,6 +942,9 @@ async function cleanUp(run: Run): Promise<void> {
   }
   if (ds?.isInitialized) await ds.destroy().catch(() => undefined);
   if (run.amqpUrl && !o.url) await dropQueues(run.amqpUrl, run.queueName).catch((e) => say(`bench: could not delete queue ${run.queueName}: ${(e as Error).message}`));
+  if (run.amqpUrl && o.instances > 0) {
+    await dropQueues(run.amqpUrl, `${run.queueName}-cluster`).catch((e) => say(`bench: could not delete queue ${run.queueName}-cluster: ${(e as Error).message}`));
+  }
   if (run.amqpUrl && o.journey) {
     await dropQueues(run.amqpUrl, run.journeyQueueName).catch((e) => say(`bench: could not delete queue ${run.journeyQueueName}: ${(e as Error).message}`));
   }

@@ -103,7 +103,7 @@ export class ClusterBus {
     conn.on('error', (err) => this.log.warn({ err: err.message }, 'cluster bus connection error'));
     conn.on('close', () => this.onClose(conn));
     const ch = await conn.createChannel();
-    await ch.assertExchange(this.exchange, 'fanout', { durable: false });
+    await ch.assertExchange(this.exchange, 'fanout', { durable: false, autoDelete: true });
     const { queue } = await ch.assertQueue('', { exclusive: true, autoDelete: true, durable: false });
     await ch.bindQueue(queue, this.exchange, '');
     await ch.consume(queue, (msg) => msg && this.receive(msg.content), { noAck: true });

@@ -33,12 +33,14 @@ export async function removeBenchRun(ds: DataSource, runId: string): Promise<voi
   // Run ids are a timestamp and hex digits: nothing LIKE would read as a wildcard.
   if (!/^[0-9A-Za-z-]+$/.test(runId)) throw new Error(`not a bench run id: ${runId}`);
   await ds.transaction(async (m) => {
-    const products = `SELECT id FROM products WHERE name = ? OR name = ?`;
-    const names = [benchProductName(runId), benchProductName(`${runId}-presale`)];
+    // The run's sales: its own, and those of its pre-sale, journey and cluster phases (`<runId>-<phase>`).
+    const products = `SELECT id FROM products WHERE name = ? OR name LIKE ?`;
+    const names = [benchProductName(runId), `${benchProductName(runId)}-%`];
     const sales = `SELECT id FROM flash_sales WHERE product_id IN (${products})`;
     await m.query(`DELETE FROM orders WHERE sale_id IN (SELECT id FROM (${sales}) AS s)`, names);
+    await m.query(`DELETE FROM stock_leases WHERE sale_id IN (SELECT id FROM (${sales}) AS s)`, names);
     await m.query(`DELETE FROM flash_sales WHERE product_id IN (SELECT id FROM (${products}) AS p)`, names);
-    await m.query(`DELETE FROM products WHERE name = ? OR name = ?`, names);
+    await m.query(`DELETE FROM products WHERE name = ? OR name LIKE ?`, names);
     await m.query(`DELETE FROM users WHERE user_name LIKE ?`, [`${benchUserPrefix(runId)}%`]);
   });
 }
