@@ -5,7 +5,7 @@ import { HOLD_PROBE, HoldSettings } from '../../src/queue/WriterHold';
 import { buildTestApp, TestApp, testBackends } from '../helpers/buildTestApp';
 import { listen } from '../helpers/listen';
 import { buy, createSale, createShoppers, waitForOrders } from '../helpers/shoppers';
-import { tcpProxy } from '../helpers/tcpProxy';
+import { tcpProxy } from '../../tools/lib/tcpProxy';
 
 jest.setTimeout(60_000);
 

@@ -8,7 +8,10 @@ import { createDataSource } from '../../ormconfig';
 import { loadConfig } from '../../src/config/loadConfig';
 import { parseOrderBody } from '../../src/queue/OrderQueue';
 import { createSale, createShoppers, tokenMakers } from '../bench/prepare';
+import { shardKey } from '../../src/lib/shard';
 import { health as fetchHealth, spawnApp, waitHealthy } from '../lib/appProcess';
+import { Cluster } from '../lib/cluster';
+import { TcpProxy, tcpProxy } from '../lib/tcpProxy';
 import { Child, freePort, sleep } from '../lib/processes';
 import {
   mariadbUp,
@@ -24,7 +27,7 @@ import {
   trackQueues,
   waitForOthers,
 } from './backends';
-import { countSaleOrders, createScenarioDatabase, dropScenarioDatabase, saleRequestIds } from '../lib/toolsData';
+import { countRows, countSaleOrders, createScenarioDatabase, dropScenarioDatabase, saleRequestIds } from '../lib/toolsData';
 import { LoadClient, LoadShopper } from './load';
 import { Check, check, ScenarioResult, verifySale } from './verify';
 
@@ -82,11 +85,22 @@ export interface Ctx {
   checks: Check[];
   notes: string[];
   startApp(): Promise<Child>;
+  /** Scenarios of several instances: the instances and their balancer (ctx.app is the first instance). */
+  cluster: Cluster | null;
+  /** What a scenario's setup left for its fault (a proxy, say). */
+  extra: Record<string, unknown>;
 }
 
 export interface Scenario {
   key: string;
   name: string;
+  /** Several instances behind nginx (docs/CLUSTER.md) instead of one process. */
+  instances?: number;
+  /**
+   * Before the instances start: settings of one instance over the others' (its database through a proxy
+   * the fault cuts, say); what it leaves in `extra` is the fault's, and `extra.close()` runs at the end.
+   */
+  setup?(extra: Record<string, unknown>, databaseUrl: string): Promise<(id: string) => NodeJS.ProcessEnv>;
   /** Stops a shared service: waits for others' runs first. */
   restartsService: boolean;
   /** Strikes (and heals) the fault; the load keeps running meanwhile. */
@@ -261,7 +275,103 @@ export const SCENARIOS: Scenario[] = [
       );
     },
   },
+  {
+    key: 'cluster-kill',
+    name: '1 of 3 instances killed (SIGKILL)',
+    restartsService: false,
+    instances: 3,
+    async fault(ctx) {
+      const cluster = ctx.cluster!;
+      const code = await cluster.kill('i2');
+      const t = Date.now();
+      ctx.notes.push(`i2 ended by ${code} at ${ctx.load.counts.accepted} accepted; i1 and i3 sell on, i2's shoppers move to them on nginx's ring`);
+      // The others reclaim its lease once it has expired, its orders are written and its consumer is gone.
+      const reclaimed = await waitForRows(ctx, "SELECT COUNT(*) AS n FROM stock_leases WHERE instance_id LIKE 'i2#%' AND state = 'reclaimed'", 20_000);
+      ctx.checks.push(check("the dead instance's lease is reclaimed by the others", reclaimed, reclaimed ? `${Date.now() - t} ms after the kill` : 'not within 20 s'));
+    },
+  },
+  {
+    key: 'cluster-cut',
+    name: '1 of 3 instances cut off from the authority',
+    restartsService: false,
+    instances: 3,
+    async setup(extra, databaseUrl) {
+      const target = new URL(databaseUrl);
+      const proxy = await tcpProxy(target.hostname, Number(target.port || 3306));
+      extra.proxy = proxy;
+      extra.close = () => proxy.close();
+      const proxied = new URL(databaseUrl);
+      proxied.hostname = '127.0.0.1';
+      proxied.port = String(proxy.port);
+      return (id) => (id === 'i2' ? { DATABASE_URL: proxied.toString() } : {});
+    },
+    async fault(ctx) {
+      const proxy = ctx.extra.proxy as TcpProxy;
+      const at = ctx.load.counts.accepted;
+      await proxy.cut();
+      // Longer than a lease: i2 must fence itself (it cannot renew), and nobody may take its units meanwhile.
+      await sleep(6000);
+      const during = ctx.load.counts.accepted - at;
+      await proxy.restore();
+      ctx.notes.push(`i2's database connections cut for 6 s at ${at} accepted (${during} accepted meanwhile by i1 and i3); restored`);
+      const back = await waitForHealth(ctx, 'i2', 20_000);
+      ctx.checks.push(check('the cut-off instance renews and sells again once reconnected', back, back ? 'i2 settled and open again' : 'i2 not settled within 20 s'));
+    },
+  },
+  {
+    key: 'cluster-authority',
+    name: 'MariaDB (the authority) restarted under 3 instances',
+    restartsService: true,
+    instances: 3,
+    async fault(ctx) {
+      await assertAlone();
+      const accepted = ctx.load.counts.accepted;
+      const t = Date.now();
+      await stopMariadb();
+      await sleep(1000);
+      await startMariadb();
+      ctx.notes.push(`at the stop: ${accepted} accepted; MariaDB answered again ${Date.now() - t} ms after the stop began`);
+      const back = await Promise.all(['i1', 'i2', 'i3'].map((id) => waitForHealth(ctx, id, 30_000)));
+      ctx.checks.push(check('every instance renews and settles again by itself', back.every(Boolean), back.map((ok, i) => `i${i + 1} ${ok ? 'back' : 'not back'}`).join(', ')));
+    },
+  },
+  {
+    key: 'cluster-join',
+    name: 'an instance added mid-sale',
+    restartsService: false,
+    instances: 2,
+    async fault(ctx) {
+      const t = Date.now();
+      const added = await ctx.cluster!.add();
+      ctx.notes.push(`${added.id} joined and settled ${Date.now() - t} ms after its start; nginx reloaded with it (its share of the ring moves to it)`);
+      const sold = await waitForRows(ctx, `SELECT COUNT(*) AS n FROM orders WHERE lease_id IN (SELECT id FROM stock_leases WHERE instance_id LIKE '${added.id}#%')`, 15_000);
+      ctx.checks.push(check('the added instance sells', sold, sold ? 'orders from its leases written' : 'none within 15 s'));
+    },
+  },
 ];
+
+/** Polls a count in the scenario's database until it is above zero. */
+async function waitForRows(ctx: Ctx, sql: string, timeoutMs: number): Promise<boolean> {
+  const t = Date.now();
+  while (Date.now() - t < timeoutMs) {
+    const n = await countRows(ctx.databaseUrl, sql).catch(() => 0);
+    if (n > 0) return true;
+    await sleep(250);
+  }
+  return false;
+}
+
+/** Waits until one instance answers /healthz 200 with its sales open and its buyers settled. */
+async function waitForHealth(ctx: Ctx, id: string, timeoutMs: number): Promise<boolean> {
+  const url = ctx.cluster!.instance(id).url;
+  const t = Date.now();
+  while (Date.now() - t < timeoutMs) {
+    const h = await fetchHealth<{ sales?: string; cluster?: { settled?: boolean } }>(url);
+    if (h && h.status === 200 && h.sales === 'open' && h.cluster?.settled) return true;
+    await sleep(250);
+  }
+  return false;
+}
 
 // ------------------------------------------------------------------------------------------ the runner
 
@@ -323,6 +433,8 @@ export async function runScenario(n: number, sc: Scenario, s: ChaosSettings, say
   const queue = `flash-sale.chaos-${s.runId}-${sc.key}`;
   const dir = path.join(s.dir, `${n}-${sc.key}`);
   const apps: Child[] = [];
+  const clusters: Cluster[] = [];
+  const extra: Record<string, unknown> = {};
   const probe = new QueueProbe(s.amqpUrl, queue);
   let ds: DataSource | null = null;
   let dbCreated = false;
@@ -360,14 +472,14 @@ export async function runScenario(n: number, sc: Scenario, s: ChaosSettings, say
     const shoppers: LoadShopper[] = userIds.map((userId) => ({
       userId,
       path: `/api/sales/${saleId}/buy/${tickets.pathFor(saleId, userId)}`,
-      cookie: `${cookieName}=${accounts.issueSession(userId, now)}`,
+      // Several instances: the shard cookie the app sets at login, by which nginx keeps a shopper on one instance.
+      cookie: `${cookieName}=${accounts.issueSession(userId, now)}${sc.instances ? `; shard=${shardKey(cookieKeys[0], userId)}` : ''}`,
     }));
     // The drill holds no pool through the faults; checks use short connections, the audit a fresh pool.
     await ds.destroy();
     ds = null;
 
     const port = await freePort();
-    const baseUrl = `http://127.0.0.1:${port}`;
     const env: NodeJS.ProcessEnv = {
       PATH: process.env.PATH,
       NODE_ENV: 'production',
@@ -390,6 +502,26 @@ export async function runScenario(n: number, sc: Scenario, s: ChaosSettings, say
       USER_INTERVAL_MS: String(s.userIntervalMs),
     };
     if (process.env.LAG_THRESHOLD_MS) env.LAG_THRESHOLD_MS = process.env.LAG_THRESHOLD_MS;
+    // Several instances: leases that live 2 s, so a dead instance's units come back within the load.
+    if (sc.instances) env.LEASE_TTL_MS = '2000';
+    let cluster: Cluster | null = null;
+    if (sc.instances) {
+      const envFor = sc.setup ? await sc.setup(extra, databaseUrl) : undefined;
+      const { HOST: _host, PORT: _port, ...shared } = env;
+      cluster = await Cluster.start({
+        root: s.root,
+        instances: sc.instances,
+        dir,
+        databaseUrl,
+        amqpUrl: s.amqpUrl,
+        cookieKeys: s.cookieKeys,
+        env: shared,
+        envFor,
+        ready: (h) => h.sales === 'open' && (h.cluster as { settled?: boolean } | undefined)?.settled === true,
+      });
+      clusters.push(cluster);
+    }
+    const baseUrl = cluster ? cluster.url : `http://127.0.0.1:${port}`;
 
     const load = new LoadClient({
       baseUrl,
@@ -419,7 +551,9 @@ export async function runScenario(n: number, sc: Scenario, s: ChaosSettings, say
       saleId,
       databaseUrl,
       env,
-      app: await startApp(),
+      app: cluster ? cluster.instances[0].child : await startApp(),
+      cluster,
+      extra,
       get runs() {
         return runs;
       },
@@ -452,12 +586,18 @@ export async function runScenario(n: number, sc: Scenario, s: ChaosSettings, say
 
     ds = createDataSource(database);
     await ds.initialize();
-    const { checks, figures } = await verifySale(ds, saleId, load);
+    const { checks, figures } = await verifySale(ds, saleId, load, cluster !== null);
     result.checks.push(...checks);
     result.figures = figures;
 
-    const code = await ctx.app.stop(20_000);
-    result.checks.push(check('the app stops cleanly at the end (SIGTERM, exit 0)', code === 0, `exit ${code}`));
+    if (cluster) {
+      const codes = await Promise.all(cluster.live().map(async (i) => `${i.id} ${await i.child.stop(20_000)}`));
+      result.checks.push(check('every live instance stops cleanly at the end (SIGTERM, exit 0)', codes.every((c) => c.endsWith(' 0')), codes.join(', ')));
+      await cluster.stopAll(5000);
+    } else {
+      const code = await ctx.app.stop(20_000);
+      result.checks.push(check('the app stops cleanly at the end (SIGTERM, exit 0)', code === 0, `exit ${code}`));
+    }
     return result;
   } catch (e) {
     if (e instanceof ServicesBusyError) {
@@ -468,6 +608,8 @@ export async function runScenario(n: number, sc: Scenario, s: ChaosSettings, say
     return result;
   } finally {
     for (const app of apps) await app.stop(5000);
+    for (const c of clusters) await c.stopAll(5000);
+    if (typeof extra.close === 'function') await (extra.close as () => Promise<void>)().catch(() => undefined);
     await restoreServices(say);
     if (ds?.isInitialized) await ds.destroy().catch(() => undefined);
     await probe.deleteQueues();

@@ -20,6 +20,8 @@ export interface ClusterOptions {
   cookieKeys: string;
   /** Any other settings, the same for every instance (PATH is passed through unless set here). */
   env?: NodeJS.ProcessEnv;
+  /** Settings of one instance over all the others (a fault drill's proxied database, say). */
+  envFor?: (id: string) => NodeJS.ProcessEnv;
   /** When an instance counts as up; by default /healthz answers 200 with the sales open. */
   ready?: (h: Health) => boolean;
   startTimeoutMs?: number;
@@ -139,6 +141,7 @@ export class Cluster {
         COOKIE_KEYS: this.o.cookieKeys,
         INSTANCE_ID: id,
         METRICS_INSTANCE: id,
+        ...this.o.envFor?.(id),
       },
     });
     const instance: Instance = { ...app, id, exited: false };

@@ -108,3 +108,14 @@ export function countSaleOrders(databaseUrl: string, saleId: number): Promise<nu
 export async function saleRequestIds(databaseUrl: string, saleId: number): Promise<Set<string>> {
   return new Set(await withOrders(databaseUrl, (orders) => orders.requestIdsBySale(saleId)));
 }
+
+/** A `SELECT COUNT(*) AS n ...` of a fault drill's own, on a connection opened for this call alone. */
+export async function countRows(databaseUrl: string, sql: string): Promise<number> {
+  const conn = await mysql.createConnection({ uri: databaseUrl });
+  try {
+    const [rows] = await conn.query(sql);
+    return Number((rows as { n: number }[])[0]?.n ?? 0);
+  } finally {
+    await conn.end().catch(() => undefined);
+  }
+}

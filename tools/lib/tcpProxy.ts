@@ -1,4 +1,4 @@
-// A loopback TCP relay in front of a real service, so a test can cut the network and restore it.
+// A loopback TCP relay in front of a real service, so a test or a fault drill can cut the network and restore it.
 import net from 'node:net';
 
 export interface TcpProxy {
