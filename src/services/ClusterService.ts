@@ -165,6 +165,7 @@ export class ClusterService implements ClusterListener {
       this.suspected.set(l.id, l.saleId);
       this.unsettle(`instance ${l.instanceId} silent`);
     }
+    this.inventory.awaitReturns(this.suspected.values());
     if (this.suspected.size === 0) return;
     const due = (await this.leases.expired(this.t.graceMs)).filter((l) => this.suspected.has(l.id));
     if (due.length === 0) return;
@@ -173,6 +174,7 @@ export class ClusterService implements ClusterListener {
     for (const l of due) {
       const back = await this.leases.close(l.id, 'reclaimed', this.t.graceMs);
       this.suspected.delete(l.id);
+      this.inventory.awaitReturns(this.suspected.values());
       if (back === null) continue;
       this.log.warn({ leaseId: l.id, instance: l.instanceId, saleId: l.saleId, units: back }, 'dead instance lease reclaimed');
       if (back > 0) {

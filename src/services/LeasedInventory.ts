@@ -54,6 +54,8 @@ export class LeasedInventory implements Inventory {
   private validUntil = 0;
   /** Whether every buyer of the cluster is known here (see settle()). */
   private settled = false;
+  /** Sales with a silent instance's lease not yet reclaimed: units may come back, so not sold out yet. */
+  private awaitingReturn = new Set<number>();
 
   constructor(
     private readonly authority: StockAuthority,
@@ -95,7 +97,7 @@ export class LeasedInventory implements Inventory {
 
   isSoldOut(saleId: number): boolean {
     const s = this.slices.get(saleId);
-    return !s || (s.available <= 0 && s.exhausted);
+    return !s || (s.available <= 0 && s.exhausted && !this.awaitingReturn.has(saleId));
   }
 
   hasBought(saleId: number, userId: number): boolean {
@@ -112,7 +114,7 @@ export class LeasedInventory implements Inventory {
     if (!s) return false;
     if (this.clock() >= this.validUntil) return true;
     if (s.available <= 0) {
-      this.refill(saleId, s);
+      this.refill(saleId, s); // nothing to do while the authority is empty (a silent instance's units may come back)
       return true;
     }
     if (!this.settled) return !s.seen.has(userId);
@@ -172,6 +174,11 @@ export class LeasedInventory implements Inventory {
   markRestocked(saleId: number): void {
     const s = this.slices.get(saleId);
     if (s) s.exhausted = false;
+  }
+
+  /** The sales whose units a silent instance holds, until its leases are reclaimed (then `restocked`). */
+  awaitReturns(saleIds: Iterable<number>): void {
+    this.awaitingReturn = new Set(saleIds);
   }
 
   /** An instance joined or died: until settle(), only shoppers already served here may buy. */

@@ -180,6 +180,22 @@ describe('LeasedInventory', () => {
     expect(inventory.stalled(SALE, 3)).toBe(false);
   });
 
+  it('when a silent instance may still give units back, then an empty slice is not sold out: shoppers wait', async () => {
+    const { inventory, authority } = rig(2, 1);
+    inventory.stalled(SALE, 1);
+    await authority.grant(); // 1
+    inventory.tryReserve(SALE, 1);
+    await authority.grant(); // the last one: empty
+    inventory.tryReserve(SALE, 2);
+    expect(inventory.isSoldOut(SALE)).toBe(true);
+
+    inventory.awaitReturns([SALE]);
+    expect(inventory.isSoldOut(SALE)).toBe(false);
+    expect(inventory.stalled(SALE, 3)).toBe(true);
+    inventory.awaitReturns([]);
+    expect(inventory.isSoldOut(SALE)).toBe(true);
+  });
+
   it('when the authority is empty and this slice sits idle, then it goes back and the others hear it', async () => {
     const { inventory, authority, news, advance } = rig(4, 1);
     inventory.stalled(SALE, 1);

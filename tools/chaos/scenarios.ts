@@ -276,7 +276,7 @@ export const SCENARIOS: Scenario[] = [
     },
   },
   {
-    key: 'cluster-kill',
+    key: 'cluster_kill',
     name: '1 of 3 instances killed (SIGKILL)',
     restartsService: false,
     instances: 3,
@@ -291,7 +291,7 @@ export const SCENARIOS: Scenario[] = [
     },
   },
   {
-    key: 'cluster-cut',
+    key: 'cluster_cut',
     name: '1 of 3 instances cut off from the authority',
     restartsService: false,
     instances: 3,
@@ -319,7 +319,7 @@ export const SCENARIOS: Scenario[] = [
     },
   },
   {
-    key: 'cluster-authority',
+    key: 'cluster_authority',
     name: 'MariaDB (the authority) restarted under 3 instances',
     restartsService: true,
     instances: 3,
@@ -336,7 +336,7 @@ export const SCENARIOS: Scenario[] = [
     },
   },
   {
-    key: 'cluster-join',
+    key: 'cluster_join',
     name: 'an instance added mid-sale',
     restartsService: false,
     instances: 2,
