@@ -271,7 +271,10 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
     if (cluster) await cluster.start();
     // The port is not bound until start() returns: real shoppers cannot reach the shop before it opens.
     lag.start();
-    rehearsal = await new PurchaseRehearsal(scratchShop(), log).run(config.purchase.rehearsalRequests);
+    // An instance joining while a sale is selling joins at once: the crowd is already there (the others serve it).
+    const joiningLive = cluster !== null && book.all().some((w) => book.windowState(w.id, Date.now()) === 'live');
+    if (joiningLive && config.purchase.rehearsalRequests > 0) log.info('a sale is selling: this instance joins without the rehearsal');
+    else rehearsal = await new PurchaseRehearsal(scratchShop(), log).run(config.purchase.rehearsalRequests);
     funnel.open();
     lifecycle.start();
     started = true;
@@ -330,6 +333,7 @@ function clusterParts(config: Config, settings: ClusterSettings, amqpUrl: string
       bought: (sale, user) => bus.boughtHere(sale, user),
       exhausted: (sale) => bus.send({ t: 'exhausted', sale }),
       restocked: (sale) => bus.send({ t: 'restocked', sale }),
+      held: (sale, units) => bus.send({ t: 'held', sale, units }),
     },
     { members: () => members(), maxLease: 1000, idleGiveBackMs: 500 },
     log,

@@ -13,10 +13,13 @@ export type ClusterNews =
   | { t: 'failed'; ids: string[] }
   | { t: 'blacklist' }
   | { t: 'revoked'; user: number; floor: number }
-  | { t: 'sale'; sale: number };
+  | { t: 'sale'; sale: number }
+  | { t: 'held'; sale: number; units: number }
+  | { t: 'hello' };
 
 export interface ClusterListener {
-  news(news: ClusterNews): void;
+  /** News from the instance (incarnation) `from`. */
+  news(news: ClusterNews, from: string): void;
   /** The bus went down (`up` false: news is being missed) or came back (`up` true: some news was missed). */
   gap(up: boolean): void;
 }
@@ -119,11 +122,11 @@ export class ClusterBus {
     } catch {
       return;
     }
-    if (parsed.from === this.instanceId || !Array.isArray(parsed.news)) return;
+    if (typeof parsed.from !== 'string' || parsed.from === this.instanceId || !Array.isArray(parsed.news)) return;
     this.received += 1;
     for (const news of parsed.news as ClusterNews[]) {
       try {
-        this.listener?.news(news);
+        this.listener?.news(news, parsed.from);
       } catch (err) {
         this.log.warn({ err: (err as Error).message }, 'cluster news not applied');
       }

@@ -56,6 +56,7 @@ export class ClusterService implements ClusterListener {
   async start(): Promise<void> {
     this.inventory.unsettle();
     await this.bus.start(this);
+    this.bus.send({ t: 'hello' }); // the others tell what they hold
     await this.renew();
     this.members = Math.max(1, await this.leases.liveMembers());
     const every = (ms: number, work: () => Promise<void> | void) => {
@@ -92,6 +93,7 @@ export class ClusterService implements ClusterListener {
         if (back) this.bus.send({ t: 'restocked', sale: saleId });
         this.log.info({ saleId, leaseId, units: back }, 'lease returned');
       }
+      this.inventory.emptied();
       await this.leases.leave(this.t.incarnation).catch(() => undefined);
     } else {
       this.log.warn('accepted orders not all written: leases left to expire');
@@ -99,8 +101,13 @@ export class ClusterService implements ClusterListener {
     await this.bus.close();
   }
 
-  news(n: ClusterNews): void {
+  news(n: ClusterNews, from: string): void {
     switch (n.t) {
+      case 'held':
+        return this.inventory.peerHolds(from, n.sale, n.units);
+      case 'hello':
+        for (const h of this.inventory.holdings()) this.bus.send({ t: 'held', sale: h.saleId, units: h.units });
+        return;
       case 'bought':
         return this.inventory.addBuyers(n.sale, n.users);
       case 'exhausted':
@@ -177,6 +184,7 @@ export class ClusterService implements ClusterListener {
       this.inventory.awaitReturns(this.suspected.values());
       if (back === null) continue;
       this.log.warn({ leaseId: l.id, instance: l.instanceId, saleId: l.saleId, units: back }, 'dead instance lease reclaimed');
+      this.inventory.forgetPeer(l.instanceId);
       if (back > 0) {
         this.inventory.markRestocked(l.saleId);
         this.bus.send({ t: 'restocked', sale: l.saleId });

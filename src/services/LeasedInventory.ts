@@ -20,6 +20,8 @@ export interface StockNews {
   bought(saleId: number, userId: number): void;
   exhausted(saleId: number): void;
   restocked(saleId: number): void;
+  /** This instance's slice went from empty to holding units, or back to empty. */
+  held(saleId: number, units: number): void;
 }
 
 export interface LeaseSizing {
@@ -46,6 +48,8 @@ interface Slice {
   buyers: Set<number>;
   /** Shoppers who reached the reserve step here while the cluster's buyers were settled. */
   seen: Set<number>;
+  /** Other instances (incarnations) holding leased units of the sale, as they told. */
+  peersHolding: Set<string>;
 }
 
 export class LeasedInventory implements Inventory {
@@ -82,6 +86,7 @@ export class LeasedInventory implements Inventory {
       lastSaleAt: 0,
       buyers: new Set(buyers),
       seen: old?.seen ?? new Set(),
+      peersHolding: old?.peersHolding ?? new Set(),
     });
   }
 
@@ -95,9 +100,10 @@ export class LeasedInventory implements Inventory {
     return s.available + (s.exhausted ? 0 : s.unleased);
   }
 
+  /** Nothing left anywhere: not here, not at the authority, not held by another instance, and none coming back. */
   isSoldOut(saleId: number): boolean {
     const s = this.slices.get(saleId);
-    return !s || (s.available <= 0 && s.exhausted && !this.awaitingReturn.has(saleId));
+    return !s || (s.available <= 0 && s.exhausted && s.peersHolding.size === 0 && !this.awaitingReturn.has(saleId));
   }
 
   hasBought(saleId: number, userId: number): boolean {
@@ -130,6 +136,7 @@ export class LeasedInventory implements Inventory {
     s.buyers.add(userId);
     s.lastSaleAt = this.clock();
     this.news.bought(saleId, userId);
+    if (s.available === 0) this.news.held(saleId, 0);
     if (s.available <= this.lowWater(s)) this.refill(saleId, s);
     return 'reserved';
   }
@@ -143,7 +150,10 @@ export class LeasedInventory implements Inventory {
   release(saleId: number, userId: number, leaseId?: number): void {
     const s = this.slices.get(saleId);
     if (!s || !s.buyers.delete(userId)) return;
-    if (leaseId === undefined || leaseId === s.leaseId) s.available += 1;
+    if (leaseId === undefined || leaseId === s.leaseId) {
+      s.available += 1;
+      if (s.available === 1) this.news.held(saleId, 1);
+    }
   }
 
   // --- what the cluster service tells the inventory ---
@@ -169,6 +179,24 @@ export class LeasedInventory implements Inventory {
       s.exhausted = true;
       s.unleased = 0;
     }
+  }
+
+  /** What another instance holds of a sale (0: nothing, or it left). */
+  peerHolds(peer: string, saleId: number, units: number): void {
+    const s = this.slices.get(saleId);
+    if (!s) return;
+    if (units > 0) s.peersHolding.add(peer);
+    else s.peersHolding.delete(peer);
+  }
+
+  /** A peer is gone (left, or its leases were reclaimed): it holds nothing any more. */
+  forgetPeer(peer: string): void {
+    for (const s of this.slices.values()) s.peersHolding.delete(peer);
+  }
+
+  /** What this instance holds, sale by sale (told to a joining instance). */
+  holdings(): { saleId: number; units: number }[] {
+    return [...this.slices].filter(([, s]) => s.available > 0).map(([saleId, s]) => ({ saleId, units: s.available }));
   }
 
   markRestocked(saleId: number): void {
@@ -212,6 +240,7 @@ export class LeasedInventory implements Inventory {
       const units = s.available;
       const leaseId = s.leaseId;
       s.available = 0;
+      this.news.held(saleId, 0);
       this.authority.giveBack(leaseId, units).then(
         (ok) => {
           if (!ok) return;
@@ -244,6 +273,14 @@ export class LeasedInventory implements Inventory {
     this.validUntil = 0;
   }
 
+  /** The leases are returned: nothing is held here any more. */
+  emptied(): void {
+    for (const [saleId, s] of this.slices) {
+      if (s.available > 0) this.news.held(saleId, 0);
+      s.available = 0;
+    }
+  }
+
   private lowWater(s: Slice): number {
     return Math.ceil(this.leaseSize(s) / 4);
   }
@@ -264,6 +301,7 @@ export class LeasedInventory implements Inventory {
         if (this.slices.get(saleId) !== s) return;
         if (s.leaseId !== grant.leaseId) s.leasedAt = this.clock();
         s.leaseId = grant.leaseId;
+        if (s.available === 0 && grant.took > 0) this.news.held(saleId, grant.took);
         s.available += grant.took;
         s.unleased = grant.unleasedLeft;
         if (grant.unleasedLeft === 0 && !s.exhausted) {
@@ -283,6 +321,7 @@ export class LeasedInventory implements Inventory {
   private dropLease(saleId: number, s: Slice): void {
     this.log.warn({ saleId, leaseId: s.leaseId, units: s.available }, 'stock lease lost; its units went back to the other instances');
     s.leaseId = null;
+    if (s.available > 0) this.news.held(saleId, 0);
     s.available = 0;
   }
 }

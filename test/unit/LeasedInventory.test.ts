@@ -44,13 +44,14 @@ class FakeAuthority implements StockAuthority {
 function rig(stock: number, members = 2) {
   let now = 1_000_000;
   const authority = new FakeAuthority(stock);
-  const news = { bought: [] as number[], exhausted: 0, restocked: 0 };
+  const news = { bought: [] as number[], exhausted: 0, restocked: 0, held: [] as number[] };
   const inventory = new LeasedInventory(
     authority,
     {
       bought: (_s, u) => news.bought.push(u),
       exhausted: () => (news.exhausted += 1),
       restocked: () => (news.restocked += 1),
+      held: (_s, units) => news.held.push(units),
     },
     { members: () => members, maxLease: 1000, idleGiveBackMs: 500 },
     pino({ level: 'silent' }),
@@ -193,6 +194,26 @@ describe('LeasedInventory', () => {
     expect(inventory.isSoldOut(SALE)).toBe(false);
     expect(inventory.stalled(SALE, 3)).toBe(true);
     inventory.awaitReturns([]);
+    expect(inventory.isSoldOut(SALE)).toBe(true);
+  });
+
+  it('when another instance still holds units, then an empty slice here is not sold out; it tells its own holding as it changes', async () => {
+    const { inventory, authority, news } = rig(2, 1);
+    inventory.stalled(SALE, 1);
+    await authority.grant(); // 1
+    expect(news.held).toEqual([1]);
+    inventory.tryReserve(SALE, 1);
+    expect(news.held).toEqual([1, 0]);
+    await authority.grant(); // the last one: empty
+    inventory.tryReserve(SALE, 2);
+
+    inventory.peerHolds('b#1', SALE, 3);
+    expect(inventory.isSoldOut(SALE)).toBe(false);
+    expect(inventory.stalled(SALE, 3)).toBe(true);
+    inventory.peerHolds('b#1', SALE, 0);
+    expect(inventory.isSoldOut(SALE)).toBe(true);
+    inventory.peerHolds('c#1', SALE, 1);
+    inventory.forgetPeer('c#1');
     expect(inventory.isSoldOut(SALE)).toBe(true);
   });
 
