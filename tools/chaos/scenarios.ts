@@ -96,6 +96,8 @@ export interface Scenario {
   name: string;
   /** Several instances behind nginx (docs/CLUSTER.md) instead of one process. */
   instances?: number;
+  /** The load's attempts per second, when the fault needs the sale to last longer than the drill's rate gives. */
+  ratePerSecond?: number;
   /**
    * Before the instances start: settings of one instance over the others' (its database through a proxy
    * the fault cuts, say); what it leaves in `extra` is the fault's, and `extra.close()` runs at the end.
@@ -340,6 +342,8 @@ export const SCENARIOS: Scenario[] = [
     name: 'an instance added mid-sale',
     restartsService: false,
     instances: 2,
+    // A slower crowd: the sale still sells for seconds after the new instance has started and settled.
+    ratePerSecond: 150,
     async fault(ctx) {
       const t = Date.now();
       const added = await ctx.cluster!.add();
@@ -528,7 +532,7 @@ export async function runScenario(n: number, sc: Scenario, s: ChaosSettings, say
       shoppers,
       ticket: (userId) => tickets.issue(saleId, userId),
       concurrency: s.concurrency,
-      ratePerSecond: s.ratePerSecond,
+      ratePerSecond: sc.ratePerSecond ?? s.ratePerSecond,
       retryDelayMs: s.retryDelayMs,
       requestTimeoutMs: 5000,
       maxAttemptsPerShopper: 60,
