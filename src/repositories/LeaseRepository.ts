@@ -68,17 +68,32 @@ export class LeaseRepository {
 
   /**
    * The instance's heartbeat: extends its membership and every active lease of it; resolves with the ids
-   * still active (the others were reclaimed).
+   * still active (the others were reclaimed). `known`: the leases the instance believes it holds; the ids
+   * are read back only when the renewal touched fewer.
    */
-  async renew(instanceId: string, ttlMs: number): Promise<number[]> {
-    this.ops.heartbeat += 3;
+  async renew(instanceId: string, ttlMs: number, known: number[]): Promise<number[]> {
+    this.ops.heartbeat += 2;
     await this.dataSource.query(
       `INSERT INTO cluster_members (incarnation, expires_at) VALUES (?, ${NOW_MS} + ?) ON DUPLICATE KEY UPDATE expires_at = VALUES(expires_at)`,
       [instanceId, ttlMs],
     );
-    await this.dataSource.query(`UPDATE stock_leases SET expires_at = ${NOW_MS} + ? WHERE instance_id = ? AND state = 'active'`, [ttlMs, instanceId]);
+    const result = (await this.dataSource.query(
+      `UPDATE stock_leases SET expires_at = ${NOW_MS} + ? WHERE instance_id = ? AND state = 'active'`,
+      [ttlMs, instanceId],
+    )) as { affectedRows?: number };
+    if (result.affectedRows === known.length) return known;
+    this.ops.heartbeat += 1;
     const rows = (await this.dataSource.query(`SELECT id FROM stock_leases WHERE instance_id = ? AND state = 'active'`, [instanceId])) as { id: number }[];
     return rows.map((r) => Number(r.id));
+  }
+
+  /** Instances alive, and whether any active lease has expired (then `expired()` tells which), in one call. */
+  async census(): Promise<{ members: number; expired: number }> {
+    this.ops.heartbeat += 1;
+    const [row] = (await this.dataSource.query(
+      `SELECT COUNT(*) AS members, (SELECT COUNT(*) FROM stock_leases WHERE state = 'active' AND expires_at < ${NOW_MS}) AS expired FROM cluster_members WHERE expires_at > ${NOW_MS}`,
+    )) as { members: number; expired: number }[];
+    return { members: Number(row.members), expired: Number(row.expired) };
   }
 
   /** Gives `units` of an active lease back to the sale's unleased stock (units the instance will not sell). */
@@ -128,13 +143,6 @@ export class LeaseRepository {
       [graceMs],
     )) as { id: number; sale_id: number; instance_id: string; granted: number; expires_at: number }[];
     return rows.map((r) => ({ id: Number(r.id), saleId: Number(r.sale_id), instanceId: r.instance_id, granted: Number(r.granted), expiresAt: Number(r.expires_at) }));
-  }
-
-  /** Instances whose membership has not expired. */
-  async liveMembers(): Promise<number> {
-    this.ops.heartbeat += 1;
-    const [row] = (await this.dataSource.query(`SELECT COUNT(*) AS n FROM cluster_members WHERE expires_at > ${NOW_MS}`)) as { n: number }[];
-    return Number(row.n);
   }
 
   /** Leaves the cluster: the membership row goes (its leases were returned before). */

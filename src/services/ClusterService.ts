@@ -58,7 +58,7 @@ export class ClusterService implements ClusterListener {
     await this.bus.start(this);
     this.bus.send({ t: 'hello' }); // the others tell what they hold
     await this.renew();
-    this.members = Math.max(1, await this.leases.liveMembers());
+    this.members = Math.max(1, (await this.leases.census()).members);
     const every = (ms: number, work: () => Promise<void> | void) => {
       const timer = setInterval(() => {
         Promise.resolve()
@@ -144,7 +144,7 @@ export class ClusterService implements ClusterListener {
   /** The heartbeat: membership and leases renewed; the inventory may sell until this one's lifetime ends. */
   async renew(): Promise<void> {
     const sentAt = this.clock();
-    const active = await this.leases.renew(this.t.incarnation, this.t.leaseTtlMs);
+    const active = await this.leases.renew(this.t.incarnation, this.t.leaseTtlMs, this.inventory.leases().map((l) => l.leaseId));
     if (!this.stopped) this.inventory.renewed(sentAt, this.t.leaseTtlMs, active);
   }
 
@@ -163,8 +163,9 @@ export class ClusterService implements ClusterListener {
    * orders went back to the queue and were written).
    */
   async watch(): Promise<void> {
-    this.members = Math.max(1, await this.leases.liveMembers());
-    const expired = (await this.leases.expired(0)).filter((l) => l.instanceId !== this.t.incarnation);
+    const census = await this.leases.census();
+    this.members = Math.max(1, census.members);
+    const expired = census.expired === 0 ? [] : (await this.leases.expired(0)).filter((l) => l.instanceId !== this.t.incarnation);
     const still = new Set(expired.map((l) => l.id));
     for (const id of [...this.suspected.keys()]) if (!still.has(id)) this.suspected.delete(id); // renewed after all
     for (const l of expired) {
