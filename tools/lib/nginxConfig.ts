@@ -55,7 +55,8 @@ export function renderNginxConfig(o: NginxConfigOptions): string {
   add(2, `listen ${o.listen};`, '');
   add(2, 'proxy_http_version 1.1;');
   add(2, 'proxy_set_header Connection "";');
-  add(2, 'proxy_set_header Host $host;');
+  // The Host as the browser sent it, port included: the app's Origin check compares scheme, host and port.
+  add(2, 'proxy_set_header Host $http_host;');
   add(2, 'proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;');
   add(2, 'proxy_set_header X-Forwarded-Proto $scheme;');
   add(2, '# After an error or a timeout a request goes to the next instance on the ring; a POST (a purchase, a');
