@@ -27,6 +27,8 @@ export interface ClusterOptions {
   startTimeoutMs?: number;
   /** false: the instances alone, no balancer in front. */
   balancer?: boolean;
+  /** The balancer's port; a free one when left out. */
+  balancerPort?: number;
 }
 
 export interface Instance extends AppProcess {
@@ -52,7 +54,7 @@ export class Cluster {
       await cluster.launch();
       await Promise.all(Array.from({ length: o.instances - 1 }, () => cluster.launch()));
       if (o.balancer !== false) {
-        cluster.balancer = await startBalancer({ backends: cluster.live().map((i) => i.port), dir: path.join(o.dir, 'balancer') });
+        cluster.balancer = await startBalancer({ backends: cluster.live().map((i) => i.port), dir: path.join(o.dir, 'balancer'), port: o.balancerPort });
       }
     } catch (err) {
       await cluster.stopAll();
