@@ -15,6 +15,8 @@ function hookExit(): void {
   });
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(signal, () => {
+      // A tool that handles the signal itself (a graceful stop) has its own listener: leave it to that one.
+      if (process.listenerCount(signal) > 1) return;
       process.stderr.write(`\n${signal}: stopping child processes\n`);
       process.exit(130);
     });
