@@ -41,9 +41,9 @@ export class ClusterService implements ClusterListener {
 
   constructor(
     private readonly t: ClusterTimings,
-    private readonly leases: LeaseRepository,
+    private readonly leases: Pick<LeaseRepository, 'renew' | 'census' | 'expired' | 'close' | 'leave'>,
     private readonly inventory: LeasedInventory,
-    private readonly bus: ClusterBus,
+    private readonly bus: Pick<ClusterBus, 'start' | 'send' | 'close'>,
     private readonly queue: { stats(): Promise<{ messages: number; consumers: number }> },
     private readonly orders: Pick<OrderRepository, 'buyersBySale'>,
     private readonly book: SaleBook,
@@ -163,6 +163,7 @@ export class ClusterService implements ClusterListener {
    * orders went back to the queue and were written).
    */
   async watch(): Promise<void> {
+    const suspecting = this.suspected.size > 0;
     const census = await this.leases.census();
     this.members = Math.max(1, census.members);
     const expired = census.expired === 0 ? [] : (await this.leases.expired(0)).filter((l) => l.instanceId !== this.t.incarnation);
@@ -174,7 +175,10 @@ export class ClusterService implements ClusterListener {
       this.unsettle(`instance ${l.instanceId} silent`);
     }
     this.inventory.awaitReturns(this.suspected.values());
-    if (this.suspected.size === 0) return;
+    if (this.suspected.size === 0) {
+      if (suspecting) void this.settle(); // the silent instance renewed after all
+      return;
+    }
     const due = (await this.leases.expired(this.t.graceMs)).filter((l) => this.suspected.has(l.id));
     if (due.length === 0) return;
     const stats = await this.queue.stats();
