@@ -117,6 +117,10 @@ export async function measureCluster(i: ClusterPhaseInput): Promise<{ figures: C
     cpuUs = ids.reduce((sum, id, n) => sum + cluster.cpuUs(id) - cpu0[n], 0);
     balancerUs = cluster.balancerCpuUs() - nginx0;
     opsMain = await scrapeOps(cluster);
+    // The tail measures refusals alone: it starts once nothing is left anywhere (bounded).
+    const t0 = Date.now();
+    while (!(await soldOutEverywhere(ds, saleId, cluster)) && Date.now() - t0 < 15_000) await sleep(200);
+    opsMain = await scrapeOps(cluster);
     mkdirSync(path.join(dir, 'tail'), { recursive: true });
     say(`cluster: ${TAIL_S} s more of refusals only (sold out) ...`);
     tail = await runWrk({ ...i.wrkRun, dataFile, durationS: TAIL_S, url: `${cluster.url}/`, dir: path.join(dir, 'tail'), name: 'cluster-tail' });
@@ -157,6 +161,17 @@ export async function measureCluster(i: ClusterPhaseInput): Promise<{ figures: C
       `${figures.authorityOpsPerRefusal} per refusal; stranded ${figures.strandedUnits}; nginx ${figures.balancerCpuUsPerRequest} µs per request; audit ${audit.ok ? 'ok' : 'FAILED'}`,
   );
   return { figures, audit, saleId };
+}
+
+/** Nothing unleased at the authority and nothing held by any instance. */
+async function soldOutEverywhere(ds: DataSource, saleId: number, cluster: Cluster): Promise<boolean> {
+  const [row] = (await ds.query('SELECT unleased FROM flash_sales WHERE id = ?', [saleId])) as { unleased: number }[];
+  if (Number(row?.unleased ?? 1) > 0) return false;
+  for (const instance of cluster.live()) {
+    const h = (await (await fetch(`${instance.url}/healthz`)).json()) as { cluster?: { heldUnits?: number } };
+    if ((h.cluster?.heldUnits ?? 1) > 0) return false;
+  }
+  return true;
 }
 
 interface Ops {
