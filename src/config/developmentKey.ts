@@ -2,7 +2,8 @@
 // that restarting `npm start` does not log every shopper out. Never in production (COOKIE_KEYS is required
 // there) nor in tests, and never with MySQL, whose data is not the developer's alone.
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import type { Config } from './loadConfig';
 
 /** The config with the kept key, or unchanged when it has keys of its own or is not a development SQLite shop. */
@@ -29,6 +30,8 @@ function readKey(file: string): Buffer | null {
 
 function writeKey(file: string): Buffer {
   const key = randomBytes(16);
+  // On a fresh checkout the database's folder (data/) does not exist yet: the database would make it later.
+  mkdirSync(path.dirname(file), { recursive: true });
   try {
     // wx: a second process starting at the same moment reads the first one's key instead of replacing it.
     writeFileSync(file, `${key.toString('base64')}\n`, { mode: 0o600, flag: 'wx' });

@@ -49,6 +49,13 @@ describe('the development key', () => {
     expect(statSync(first.config.cookieKeyFile!).mode & 0o777).toBe(0o600);
   });
 
+  it('when the database folder does not exist yet (a fresh checkout), then it is made and the key kept there', () => {
+    const config = keepDevelopmentKey(loadConfig({ ...devEnv(), DATABASE_URL: `sqlite:${path.join(dir, 'data', 'flash-sale.sqlite')}` }));
+
+    expect(config.cookieKeyFile).toBe(path.join(dir, 'data', 'flash-sale.sqlite.cookie-key'));
+    expect(statSync(config.cookieKeyFile!).isFile()).toBe(true);
+  });
+
   it('when COOKIE_KEYS is set, or the shop is not a development SQLite shop, then no key file is made or read', () => {
     const withKeys = keepDevelopmentKey(loadConfig({ ...devEnv(), COOKIE_KEYS: Buffer.alloc(16, 1).toString('base64') }));
     const inTest = keepDevelopmentKey(loadConfig({ ...devEnv(), NODE_ENV: 'test' }));
