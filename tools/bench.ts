@@ -684,7 +684,7 @@ async function runClusterPhase(run: Run, p: Prepared, single: Measured): Promise
     validMs: p.validMs,
     warmupS: o.warmupS,
     wrkRun: p.wrkRun,
-    single: { cpuUs: single.cpu.target * single.cpu.seconds * 1e6, accepted: single.acceptedIds.length },
+    single: { cpuUs: single.cpu.target * single.cpu.seconds * 1e6, accepted: single.acceptedIds.length, requests: single.run.requests },
   });
 }
 

@@ -26,6 +26,9 @@ export interface ClusterFigures {
   cpuUsPerAcceptedPurchase: number;
   /** The single process's figure, from the same bench run. */
   singleCpuUsPerAcceptedPurchase: number;
+  /** The same CPU per response (purchase or refusal), beside the single process's: the cost of the path itself. */
+  cpuUsPerResponse: number;
+  singleCpuUsPerResponse: number;
   /** Calls to the authority from the instances' starts to the end of the run, per accepted purchase. */
   authorityOpsPerAcceptedPurchase: number;
   /** Stock calls during a run of refusals only (the sale sold out everywhere), per refusal. */
@@ -58,7 +61,7 @@ export interface ClusterPhaseInput {
   validMs: number;
   warmupS: number;
   wrkRun: Omit<WrkRun, 'url' | 'dir' | 'name' | 'dataFile'>;
-  single: { cpuUs: number; accepted: number };
+  single: { cpuUs: number; accepted: number; requests: number };
 }
 
 /** Seconds of refusals only, after the measured run, for the authority calls per refusal. */
@@ -147,6 +150,8 @@ export async function measureCluster(i: ClusterPhaseInput): Promise<{ figures: C
     p99Ms: round(main.latencyUs.p99 / 1000),
     cpuUsPerAcceptedPurchase: round(cpuUs / Math.max(1, accepted - tailAccepted)),
     singleCpuUsPerAcceptedPurchase: round(i.single.cpuUs / Math.max(1, i.single.accepted)),
+    cpuUsPerResponse: round(cpuUs / Math.max(1, main.requests)),
+    singleCpuUsPerResponse: round(i.single.cpuUs / Math.max(1, i.single.requests)),
     authorityOpsPerAcceptedPurchase: round((opsMain.stock + opsMain.heartbeat) / Math.max(1, accepted), 4),
     authorityOpsPerRefusal: round((opsTail.stock - opsMain.stock) / Math.max(1, tail.requests - tailAccepted), 6),
     authorityOps: { stock: opsMain.stock, heartbeat: opsMain.heartbeat },
@@ -157,6 +162,7 @@ export async function measureCluster(i: ClusterPhaseInput): Promise<{ figures: C
   say(
     `cluster: ${accepted} accepted; CPU per accepted purchase ${figures.cpuUsPerAcceptedPurchase} µs over ${i.instances} instances ` +
       `(single process ${figures.singleCpuUsPerAcceptedPurchase} µs, x${round(figures.cpuUsPerAcceptedPurchase / Math.max(1, figures.singleCpuUsPerAcceptedPurchase), 2)}); ` +
+      `per response ${figures.cpuUsPerResponse} µs (single ${figures.singleCpuUsPerResponse} µs); ` +
       `authority calls ${opsMain.stock} stock + ${opsMain.heartbeat} heartbeat = ${figures.authorityOpsPerAcceptedPurchase} per accepted, ` +
       `${figures.authorityOpsPerRefusal} per refusal; stranded ${figures.strandedUnits}; nginx ${figures.balancerCpuUsPerRequest} µs per request; audit ${audit.ok ? 'ok' : 'FAILED'}`,
   );
