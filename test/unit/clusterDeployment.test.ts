@@ -48,7 +48,7 @@ describe('deploy/nginx.conf', () => {
   it('when read, then upstream connections are kept alive, proxy headers passed, and a POST never resent', () => {
     const d = directives(conf);
 
-    for (const line of ['keepalive 64;', 'proxy_http_version 1.1;', 'proxy_set_header Connection "";', 'proxy_set_header Host $http_host;',
+    for (const line of ['keepalive 1024;', 'proxy_http_version 1.1;', 'proxy_set_header Connection "";', 'proxy_set_header Host $http_host;',
       'proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;', 'proxy_set_header X-Forwarded-Proto $scheme;', 'proxy_next_upstream error timeout;']) {
       expect(d).toContain(line);
     }

@@ -46,7 +46,10 @@ export function renderNginxConfig(o: NginxConfigOptions): string {
   add(1, 'upstream shop {');
   add(2, 'hash $shopper_key consistent;');
   for (const b of o.backends) add(2, `server ${b} max_fails=${MAX_FAILS} fail_timeout=${FAIL_TIMEOUT};`);
-  add(2, 'keepalive 64;');
+  add(2, '# Idle connections kept per worker, above the requests a crowd keeps in flight: a request beyond them');
+  add(2, '# would open and close a connection of its own, which costs the instance more than the request.');
+  add(2, 'keepalive 1024;');
+  add(2, 'keepalive_requests 1000000;');
   add(2, '# Below the app\'s keepAliveTimeout (65 s): nginx closes an idle connection before the app does, so it');
   add(2, '# never sends a request down a connection the app is closing.');
   add(2, 'keepalive_timeout 60s;');
