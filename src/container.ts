@@ -23,6 +23,7 @@ import { InlineOrderWriter, OrderWriter } from './queue/OrderWriter';
 import { ThreadOrderWriter, ThreadScript } from './queue/ThreadOrderWriter';
 import { DEFAULT_HOLD, HoldSettings } from './queue/WriterHold';
 import { BlacklistRepository } from './repositories/BlacklistRepository';
+import { DrawRepository } from './repositories/DrawRepository';
 import { HealthRepository } from './repositories/HealthRepository';
 import { OrderRepository } from './repositories/OrderRepository';
 import { ProductRepository } from './repositories/ProductRepository';
@@ -41,6 +42,7 @@ import { AuditService } from './services/AuditService';
 import { CaptchaService } from './services/CaptchaService';
 import { CatalogService } from './services/CatalogService';
 import { DemoSeeder } from './services/DemoSeeder';
+import { DrawService } from './services/DrawService';
 import { LoginGuard } from './services/LoginGuard';
 import { OrderService } from './services/OrderService';
 import { ProofOfWork } from './services/ProofOfWork';
@@ -72,11 +74,13 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
   const confirmLatency = new Histogram(CONFIRM_SECONDS);
   const queue: OrderQueue = overrides.queue ?? buildOrderQueue(config, log, confirmLatency);
 
+  const orderRepository = new OrderRepository(dataSource);
   const repos = {
     users: new UserRepository(dataSource),
     products: new ProductRepository(dataSource),
     sales: new SaleRepository(dataSource),
-    orders: new OrderRepository(dataSource),
+    orders: orderRepository,
+    draws: new DrawRepository(dataSource, orderRepository),
     blacklist: new BlacklistRepository(dataSource),
     health: new HealthRepository(dataSource, config.database.kind),
   };
@@ -86,7 +90,7 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
   const captchaPool = new CaptchaPool(captchaRenderer(config, log, overrides), config.captcha.poolSize, log);
   const captchas = new CaptchaService(captchaPool, config.captcha.waitMs);
   const meter = new PurchaseMeter();
-  const path = buildPurchasePath(pathSettings, { users: repos.users, blacklist: repos.blacklist, queue, captchas, overloaded: lag.overloaded, meter, log });
+  const path = buildPurchasePath(pathSettings, { users: repos.users, blacklist: repos.blacklist, queue, captchas, overloaded: lag.overloaded, meter, log, entries: repos.draws });
   const { book, tracker, tickets, generations, accounts, blacklist, abuse, funnel } = path;
   const proofs = new ProofOfWork(config.cookieKeys[0], config.powCost);
   const logins = new LoginGuard(accounts, proofs, config.login);
@@ -116,6 +120,7 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
           queue,
           buildOrderConsumer({ dataSource, databaseKind: config.database.kind, settled: tracker, pace: tracker.pace, hold, log, batches: writerStats.observe }),
         );
+  const draws = new DrawService(repos.draws, repos.sales, repos.orders, book, log);
   const recovery = new RecoveryService(queue, writer, repos.sales, repos.orders, book, blacklist, log);
 
   // Watching the shop: read from counters it keeps anyway and one shared probe of its dependencies.
@@ -132,7 +137,7 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
   const live = new LiveSampler({ book, meter, tracker, probe, lag, lifecycle });
   const metrics = new ShopMetrics(config.metrics.instance, { meter, confirmLatency, writer: writerStats, book, tracker, probe, lag, captchas: captchaPool });
 
-  const services = { accounts, generations, logins, proofs, blacklist, catalog, orders, funnel, captchas, tickets, tracker, book, recovery, captchaPool, lifecycle, live };
+  const services = { draws, accounts, generations, logins, proofs, blacklist, catalog, orders, funnel, captchas, tickets, tracker, book, recovery, captchaPool, lifecycle, live };
 
   const controllers = {
     users: new UserController(accounts, logins, proofs, config.sessionTtlMs, config.cookies),
@@ -202,10 +207,14 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
     log.info({ writer: writer.where }, writer.where === 'thread' ? 'orders are written by a worker thread' : 'orders are written in the main thread');
     await recovery.drain();
     await recovery.rebuild();
+    // Draw sales' entries back in memory; a draw whose window ended while no process ran is run now.
+    await draws.rebuild();
+    await draws.runDue();
     // The port is not bound until start() returns: real shoppers cannot reach the shop before it opens.
     lag.start();
     rehearsal = await new PurchaseRehearsal(scratchShop(), log).run(config.purchase.rehearsalRequests);
     funnel.open();
+    draws.start();
     lifecycle.start();
     started = true;
     reconciler = setInterval(() => {
@@ -217,6 +226,7 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
   /** Graceful: stop taking purchases, let accepted ones reach the database, then close connections. */
   async function stop(drainTimeoutMs = 10_000): Promise<void> {
     funnel.close();
+    await draws.stop();
     live.stop();
     lifecycle.stop();
     lag.stop();

@@ -55,6 +55,9 @@ const WORDS: Record<PurchaseCode, RegExp> = {
   TICKET_USED: /^Please type the characters from a new picture\./,
   TICKET_EXPIRED: /^That code expired\./,
   QUEUE_UNAVAILABLE: /^We could not take your order just now\. Nothing was charged/,
+  ALREADY_ENTERED: /^You are already in the draw\./,
+  DRAW_RUNNING: /^The draw is running\./,
+  ENTRY_UNAVAILABLE: /^We could not record your entry just now\./,
 };
 
 describe('when the purchase request gets each refusal code', () => {

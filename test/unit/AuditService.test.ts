@@ -1,8 +1,10 @@
 import type { SaleRecord } from '../../src/repositories/SaleRepository';
 import { AuditOrders, AuditSales, AuditService } from '../../src/services/AuditService';
 
+const FIRST_COME = { allocation: 'first_come', drawWindowSeconds: 0, drawCommitment: null, drawSeed: null, drawState: null, drawnAt: null, drawWinners: null } as const;
+
 function sale(stock: number, remaining: number): SaleRecord {
-  return { id: 7, productId: 1, stock, remaining, priceCents: 100, startsAt: new Date(0), endsAt: new Date(1) };
+  return { id: 7, productId: 1, stock, remaining, priceCents: 100, startsAt: new Date(0), endsAt: new Date(1), ...FIRST_COME };
 }
 
 class FakeSales implements AuditSales {
