@@ -125,7 +125,7 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
 
   // Watching the shop: read from counters it keeps anyway and one shared probe of its dependencies.
   const probe = new ShopProbe(repos.health, queue, writer);
-  const audit = new AuditService(repos.sales, repos.orders);
+  const audit = new AuditService(repos.sales, repos.orders, repos.draws);
   const lifecycle = new SaleLifecycle(book, tracker, meter, async (saleId) => {
     const [report, ordersWritten, lastOrderAt] = await Promise.all([
       audit.audit({ saleId }),
@@ -143,7 +143,7 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
     users: new UserController(accounts, logins, proofs, config.sessionTtlMs, config.cookies),
     sales: new SaleController(catalog, book, captchas, tickets, abuse),
     orders: new OrderController(orders, catalog),
-    admin: new AdminController(catalog, orders, blacklist, accounts),
+    admin: new AdminController(catalog, orders, blacklist, accounts, draws),
     health: new HealthController(repos.health, queue, funnel, writer),
     metrics: new MetricsController(metrics, config.metrics),
     live: new LiveController(catalog, live),

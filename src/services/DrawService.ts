@@ -65,9 +65,10 @@ export class DrawService {
     }
   }
 
-  /** Entries in the database (every process's), for the admin. */
-  countEntries(saleId: number): Promise<number> {
-    return this.draws.countEntries(saleId);
+  /** Entries in the database (every process's) and, once drawn, the winners' user ids, for the admin. */
+  async summary(saleId: number): Promise<{ entries: number; winners: number[] }> {
+    const entries = await this.draws.entriesOf(saleId);
+    return { entries: entries.length, winners: entries.filter((e) => e.outcome === 'won').map((e) => e.userId) };
   }
 
   start(): void {

@@ -163,7 +163,7 @@ describe('CatalogService', () => {
 
       const id = await catalog.createSale(input);
 
-      expect(book.get(id)).toEqual({ id, startsAt: input.startsAt.getTime(), endsAt: input.endsAt.getTime(), stock: 7 });
+      expect(book.get(id)).toEqual({ id, startsAt: input.startsAt.getTime(), endsAt: input.endsAt.getTime(), stock: 7, drawEndsAt: 0 });
       expect(book.inventory.remaining(id)).toBe(7);
     });
 
