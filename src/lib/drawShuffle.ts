@@ -31,15 +31,71 @@ export function drawRank(seed: string, userId: number): string {
   return createHmac('sha256', Buffer.from(seed, 'hex')).update(String(userId)).digest('hex');
 }
 
+interface Ranked {
+  userId: number;
+  rank: string;
+}
+
+function ranked(key: Buffer, userId: number): Ranked {
+  return { userId, rank: createHmac('sha256', key).update(String(userId)).digest('hex') };
+}
+
+function byRank(a: Ranked, b: Ranked): number {
+  return a.rank < b.rank ? -1 : a.rank > b.rank ? 1 : a.userId - b.userId;
+}
+
 /** The entries (user ids) in the draw's order. */
 export function drawOrder(seed: string, userIds: readonly number[]): number[] {
   const key = Buffer.from(seed, 'hex');
-  const ranked = userIds.map((userId) => ({ userId, rank: createHmac('sha256', key).update(String(userId)).digest('hex') }));
-  ranked.sort((a, b) => (a.rank < b.rank ? -1 : a.rank > b.rank ? 1 : a.userId - b.userId));
-  return ranked.map((r) => r.userId);
+  return userIds.map((userId) => ranked(key, userId)).sort(byRank).map((r) => r.userId);
 }
 
 /** The winners: the first min(units, entries) of the draw's order. */
 export function drawWinners(seed: string, userIds: readonly number[], units: number): number[] {
   return drawOrder(seed, userIds).slice(0, Math.max(0, Math.min(units, userIds.length)));
+}
+
+/**
+ * drawWinners, the same result, computed in slices that give the event loop back between them: a draw of
+ * hundreds of thousands of entries then never holds up the requests the process answers meanwhile. Keeps only
+ * the best `units` so far in a heap (the worst of them on top) instead of sorting every entry.
+ */
+export async function drawWinnersInSlices(seed: string, userIds: readonly number[], units: number, slice = 2000): Promise<number[]> {
+  const key = Buffer.from(seed, 'hex');
+  const size = Math.max(0, Math.min(units, userIds.length));
+  const best: Ranked[] = [];
+  for (let i = 0; i < userIds.length; i++) {
+    const r = ranked(key, userIds[i]);
+    if (best.length < size) pushWorstFirst(best, r);
+    else if (size > 0 && byRank(r, best[0]) < 0) replaceWorst(best, r);
+    if ((i + 1) % slice === 0) await new Promise((resolve) => setImmediate(resolve));
+  }
+  return best.sort(byRank).map((r) => r.userId);
+}
+
+/** A binary heap ordered so that the entry ranked last is at index 0. */
+function pushWorstFirst(heap: Ranked[], r: Ranked): void {
+  heap.push(r);
+  let i = heap.length - 1;
+  while (i > 0) {
+    const p = (i - 1) >> 1;
+    if (byRank(heap[p], heap[i]) >= 0) break;
+    [heap[p], heap[i]] = [heap[i], heap[p]];
+    i = p;
+  }
+}
+
+function replaceWorst(heap: Ranked[], r: Ranked): void {
+  heap[0] = r;
+  let i = 0;
+  for (;;) {
+    const l = 2 * i + 1;
+    const rt = l + 1;
+    let m = i;
+    if (l < heap.length && byRank(heap[l], heap[m]) > 0) m = l;
+    if (rt < heap.length && byRank(heap[rt], heap[m]) > 0) m = rt;
+    if (m === i) return;
+    [heap[m], heap[i]] = [heap[i], heap[m]];
+    i = m;
+  }
 }

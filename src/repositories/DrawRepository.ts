@@ -16,7 +16,7 @@ export interface EntryRecord {
 }
 
 /** What the draw chose: its winners from the entries (user ids, in canonical order), the seed and the units left. */
-export type ChooseWinners = (seed: string, entries: number[], units: number) => number[];
+export type ChooseWinners = (seed: string, entries: number[], units: number) => number[] | Promise<number[]>;
 
 export interface DrawResult {
   entries: number;
@@ -59,9 +59,13 @@ export class DrawRepository {
     }
   }
 
+  /** The sale's entries by user id; raw rows, since a draw may have hundreds of thousands of them. */
   async entriesOf(saleId: number): Promise<EntryRecord[]> {
-    const rows = await this.dataSource.getRepository(DrawEntry).find({ select: { userId: true, outcome: true }, where: { saleId }, order: { userId: 'ASC' } });
-    return rows.map((r) => ({ userId: Number(r.userId), outcome: r.outcome ?? null }));
+    const rows = (await this.dataSource.query('SELECT user_id, outcome FROM draw_entries WHERE sale_id = ? ORDER BY user_id', [saleId])) as {
+      user_id: number;
+      outcome: DrawOutcome | null;
+    }[];
+    return rows.map((r) => ({ userId: Number(r.user_id), outcome: r.outcome ?? null }));
   }
 
   async countEntries(saleId: number): Promise<number> {
@@ -92,7 +96,7 @@ export class DrawRepository {
       }[];
       const rows = (await runner.query('SELECT user_id FROM draw_entries WHERE sale_id = ? ORDER BY user_id', [saleId])) as { user_id: number }[];
       const entries = rows.map((r) => Number(r.user_id));
-      const winners = choose(sale.draw_seed, entries, Number(sale.remaining));
+      const winners = await choose(sale.draw_seed, entries, Number(sale.remaining));
       await runner.query("UPDATE draw_entries SET outcome = 'lost' WHERE sale_id = ?", [saleId]);
       for (let i = 0; i < winners.length; i += CHUNK) await this.writeWinners(runner, saleId, winners.slice(i, i + CHUNK), now);
       await runner.query('UPDATE flash_sales SET draw_winners = ? WHERE id = ?', [winners.length, saleId]);

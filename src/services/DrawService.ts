@@ -4,7 +4,7 @@
 // sale's stock, buyers and outcomes so that what is left sells first come. A draw interrupted by a crash
 // rolls back and is run again by the next tick, here or elsewhere.
 import type { Logger } from 'pino';
-import { drawWinners } from '../lib/drawShuffle';
+import { drawWinnersInSlices } from '../lib/drawShuffle';
 import type { DrawRepository } from '../repositories/DrawRepository';
 import type { OrderRepository } from '../repositories/OrderRepository';
 import type { SaleRepository } from '../repositories/SaleRepository';
@@ -49,7 +49,7 @@ export class DrawService {
 
   /** Runs the sale's draw if no process has, then reloads it: 'drew' here, or 'found' drawn already. */
   async draw(saleId: number, now = this.clock()): Promise<'drew' | 'found'> {
-    const result = await this.draws.draw(saleId, now, drawWinners);
+    const result = await this.draws.draw(saleId, now, (seed, entries, units) => drawWinnersInSlices(seed, entries, units));
     if (result) {
       this.drawsRun += 1;
       this.log.info({ saleId, entries: result.entries, winners: result.winners }, 'draw run');

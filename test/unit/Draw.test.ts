@@ -2,7 +2,7 @@
 // the window (injected clock, a fake entry store), and the draw's states across processes and a crash.
 import pino from 'pino';
 import { REFUSALS } from '../../src/errors';
-import { commitmentOf, drawOrder, drawRank, drawWinners, newDrawSeed, seedMatches } from '../../src/lib/drawShuffle';
+import { commitmentOf, drawOrder, drawRank, drawWinners, drawWinnersInSlices, newDrawSeed, seedMatches } from '../../src/lib/drawShuffle';
 import { FixedWindowCounter } from '../../src/lib/FixedWindowCounter';
 import { TokenBucket } from '../../src/lib/TokenBucket';
 import { MemoryOrderQueue } from '../../src/queue/MemoryOrderQueue';
@@ -50,6 +50,15 @@ describe('the shuffle and its commitment', () => {
     expect(drawWinners(seed, [5, 9, 2], 10).sort()).toEqual([2, 5, 9]);
     expect(drawWinners(seed, Array.from({ length: 50 }, (_, i) => i + 1), 10)).toHaveLength(10);
     expect(drawWinners(seed, [], 10)).toEqual([]);
+  });
+
+  it('when drawn in slices (as the shop does), then the winners are the same as drawn at once (as the audit does)', async () => {
+    const ids = Array.from({ length: 5003 }, (_, i) => i * 2 + 1);
+    expect(await drawWinnersInSlices(seed, ids, 700, 1000)).toEqual(drawWinners(seed, ids, 700));
+    expect(await drawWinnersInSlices(seed, ids, 10_000)).toEqual(drawWinners(seed, ids, 10_000));
+    expect(await drawWinnersInSlices(seed, ids, 1)).toEqual(drawWinners(seed, ids, 1));
+    expect(await drawWinnersInSlices(seed, ids, 0)).toEqual([]);
+    expect(await drawWinnersInSlices(seed, [], 5)).toEqual([]);
   });
 
   it('when drawn with many seeds, then each entry wins about units/entries of the time', () => {
@@ -226,14 +235,15 @@ class FakeDrawRepository implements Pick<DrawRepository, 'draw' | 'entriesOf' | 
   constructor(private readonly db: FakeDrawStore) {}
   async draw(_saleId: number, _now: number, choose: ChooseWinners): Promise<DrawResult | null> {
     if (this.db.state !== 'open') return null;
-    // As in the transaction: everything below commits together, or (a crash) nothing does.
+    // The claim first, as the conditional update does; everything after commits with it, or (a crash) nothing does.
+    this.db.state = 'drawn';
     const ids = [...this.db.entries.keys()].sort((a, b) => a - b);
-    const winners = choose(this.db.seed.seed, ids, this.db.remaining);
+    const winners = await choose(this.db.seed.seed, ids, this.db.remaining);
     if (this.db.failNextDraw) {
       this.db.failNextDraw = false;
+      this.db.state = 'open';
       throw new Error('connection lost before the commit');
     }
-    this.db.state = 'drawn';
     for (const e of this.db.entries.values()) e.outcome = winners.includes(e.userId) ? 'won' : 'lost';
     this.db.orders.push(...winners);
     this.db.remaining -= winners.length;
