@@ -75,8 +75,35 @@ export class DrawRepository {
   /**
    * Runs the sale's draw if nobody has: null when it was already drawn (here or by another process), else how
    * many entries and winners. `choose` gets the entries in canonical order (by user id) and the units left.
+   * The winners are chosen before the transaction (choosing a large draw takes a while and gives the event
+   * loop back meanwhile, which must not happen inside a transaction on SQLite's one shared connection); the
+   * transaction then claims the sale and checks that the entries it chose from are still all there are,
+   * else it gives the claim back and chooses again.
    */
   async draw(saleId: number, now: number, choose: ChooseWinners): Promise<DrawResult | null> {
+    for (;;) {
+      const [sale] = (await this.dataSource.query('SELECT draw_state, draw_seed, remaining FROM flash_sales WHERE id = ?', [saleId])) as {
+        draw_state: string | null;
+        draw_seed: string;
+        remaining: number;
+      }[];
+      if (!sale || sale.draw_state !== 'open') return null;
+      const rows = (await this.dataSource.query('SELECT id, user_id FROM draw_entries WHERE sale_id = ? ORDER BY user_id', [saleId])) as { id: number; user_id: number }[];
+      const entries = rows.map((r) => Number(r.user_id));
+      const lastId = rows.reduce((m, r) => Math.max(m, Number(r.id)), 0);
+      const winners = await choose(sale.draw_seed, entries, Number(sale.remaining));
+      const outcome = await this.commitDraw(saleId, now, winners, { count: entries.length, lastId, remaining: Number(sale.remaining) });
+      if (outcome === 'changed') continue;
+      return outcome === 'taken' ? null : { entries: entries.length, winners: winners.length };
+    }
+  }
+
+  private async commitDraw(
+    saleId: number,
+    now: number,
+    winners: number[],
+    seen: { count: number; lastId: number; remaining: number },
+  ): Promise<'drawn' | 'taken' | 'changed'> {
     const runner = this.dataSource.createQueryRunner();
     await runner.connect();
     try {
@@ -88,20 +115,22 @@ export class DrawRepository {
       );
       if (claim.affected !== 1) {
         await runner.rollbackTransaction();
-        return null;
+        return 'taken';
       }
-      const [sale] = (await runner.query('SELECT draw_seed, remaining FROM flash_sales WHERE id = ?', [saleId])) as {
-        draw_seed: string;
-        remaining: number;
-      }[];
-      const rows = (await runner.query('SELECT user_id FROM draw_entries WHERE sale_id = ? ORDER BY user_id', [saleId])) as { user_id: number }[];
-      const entries = rows.map((r) => Number(r.user_id));
-      const winners = await choose(sale.draw_seed, entries, Number(sale.remaining));
+      // After the claim no entry can be added: the same count and last id mean the same entries.
+      const [current] = (await runner.query(
+        'SELECT COUNT(*) AS n, COALESCE(MAX(e.id), 0) AS last, (SELECT remaining FROM flash_sales WHERE id = ?) AS remaining FROM draw_entries e WHERE e.sale_id = ?',
+        [saleId, saleId],
+      )) as { n: number; last: number; remaining: number }[];
+      if (Number(current.n) !== seen.count || Number(current.last) !== seen.lastId || Number(current.remaining) !== seen.remaining) {
+        await runner.rollbackTransaction();
+        return 'changed';
+      }
       await runner.query("UPDATE draw_entries SET outcome = 'lost' WHERE sale_id = ?", [saleId]);
       for (let i = 0; i < winners.length; i += CHUNK) await this.writeWinners(runner, saleId, winners.slice(i, i + CHUNK), now);
       await runner.query('UPDATE flash_sales SET draw_winners = ? WHERE id = ?', [winners.length, saleId]);
       await runner.commitTransaction();
-      return { entries: entries.length, winners: winners.length };
+      return 'drawn';
     } catch (err) {
       if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
       throw err;

@@ -4,6 +4,7 @@
 import { PassThrough } from 'node:stream';
 import { audit } from '../../src/cli/audit';
 import type { Container } from '../../src/container';
+import { drawWinners } from '../../src/lib/drawShuffle';
 import { buildTestApp, TestApp, testBackends } from '../helpers/buildTestApp';
 import { listen } from '../helpers/listen';
 import { buy, createSale, createShoppers, Shopper, waitForOrders } from '../helpers/shoppers';
@@ -157,5 +158,24 @@ describe.each(testBackends())('draw sales on $database + $queue', (backend) => {
       await otherServer.close();
       await other.stop();
     }
+  });
+
+  it('when an entry is written while the winners are being chosen, then the draw chooses again with it; once drawn, entries are closed', async () => {
+    const { saleId } = await drawSale(t.c, 1, 600);
+    const shoppers = await createShoppers(t.c, 4);
+    const draws = t.c.repos.draws;
+    for (const s of shoppers.slice(0, 2)) expect(await draws.enter(saleId, s.id, Date.now())).toBe('entered');
+    expect(await draws.enter(saleId, shoppers[0].id, Date.now())).toBe('duplicate');
+    const chosenFrom: number[][] = [];
+    const result = await draws.draw(saleId, Date.now(), async (seed, entries, units) => {
+      chosenFrom.push(entries);
+      if (chosenFrom.length === 1) await draws.enter(saleId, shoppers[2].id, Date.now());
+      return drawWinners(seed, entries, units);
+    });
+    expect(chosenFrom.map((e) => e.length)).toEqual([2, 3]);
+    expect(result).toEqual({ entries: 3, winners: 1 });
+    expect(await draws.draw(saleId, Date.now(), drawWinners)).toBeNull();
+    expect(await draws.enter(saleId, shoppers[3].id, Date.now())).toBe('closed');
+    expect(await t.c.repos.orders.countBySale(saleId)).toBe(1);
   });
 });
