@@ -234,6 +234,8 @@
     } else if (state.entry === 'won') { text = 'You won: your order'; kind = 'won'; }
     else if (state.entry === 'lost') {
       text = 'Not drawn this time.' + (state.left > 0 && salePhase() === 'live' ? ' What is left (' + state.left + ') now sells first come: Buy now while it lasts.' : '');
+    } else if (state.drawn && !state.bought && state.left > 0 && salePhase() === 'live') {
+      text = 'The draw is done. What is left (' + state.left + ') now sells first come: Buy now while it lasts.';
     }
     node.className = 'draw-status' + (kind ? ' ' + kind : '');
     if (node.dataset.text !== text) {
@@ -374,9 +376,11 @@
       setTimeout(refreshState, Math.random() * 2000);
     } else if (after === 'won') {
       say('You won the draw. Your order is in My orders.');
+      show('', ''); // the entry's message; the draw's outcome replaces it
       closeCaptcha();
     } else if (after === 'lost' || (before === 'entered' && state.entry === 'lost')) {
       say('Not drawn this time.' + (after === 'live' ? ' What is left now sells first come.' : ''));
+      show('', '');
       closeCaptcha();
     } else if (after === 'drawing' || after === 'entered') {
       closeCaptcha();
