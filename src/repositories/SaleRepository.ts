@@ -71,12 +71,6 @@ export class SaleRepository {
     return (result.affected ?? 0) > 0;
   }
 
-  /** The seed of a sale, for the draw itself: never shown before the draw has run. */
-  async drawSeedOf(id: number): Promise<string | null> {
-    const row = await this.repo.findOne({ select: { id: true, drawSeed: true }, where: { id } });
-    return row?.drawSeed ?? null;
-  }
-
   async updateEnd(id: number, endsAt: Date): Promise<boolean> {
     const result = await this.repo.update({ id }, { endsAt });
     return (result.affected ?? 0) > 0;

@@ -132,6 +132,16 @@ describe('a draw sale in the browser', () => {
     expect((await lost.locator('#phase').textContent())?.trim()).toBe('Not drawn');
     await screenshot(won, 'draw-won', winnerId === ana.id ? 'wide' : 'narrow', { docs: 'draw-won.png' });
     await screenshot(lost, 'draw-lost', winnerId === ana.id ? 'narrow' : 'wide', { docs: 'draw-lost.png' });
+    // The admin's view of the draw: entries, commitment, revealed seed, winners.
+    const adminContext = await loggedInContext(browser, shop, await createUser(shop.c, 'admin', 'boss'));
+    contexts.push(adminContext);
+    const admin = await adminContext.newPage();
+    await admin.goto(`${shop.base}/admin/sales/${saleId}/draw`);
+    expect(await text(admin, '#draw-entries')).toBe('2');
+    expect(await text(admin, '#draw-winners')).toBe('1');
+    expect(await text(admin, '#draw-winner-ids')).toBe(String(winnerId));
+    expect(await text(admin, '#draw-seed')).toBe((await shop.c.repos.sales.findById(saleId))!.drawSeed);
+    await screenshot(admin, 'draw-admin', 'wide', { docs: 'draw-admin.png' });
     // The winner's order is in My orders.
     await won.goto(`${shop.base}/orders`);
     expect(await text(won, 'main')).toMatch(/Aurora X1 phone/);
