@@ -209,7 +209,7 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
     await recovery.rebuild();
     // Draw sales' entries back in memory; a draw whose window ended while no process ran is run now.
     await draws.rebuild();
-    await draws.runDue();
+    await draws.runDue().catch((err) => log.warn({ err: err.message }, 'due draw deferred to the next tick'));
     // The port is not bound until start() returns: real shoppers cannot reach the shop before it opens.
     lag.start();
     rehearsal = await new PurchaseRehearsal(scratchShop(), log).run(config.purchase.rehearsalRequests);
