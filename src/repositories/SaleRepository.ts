@@ -55,6 +55,11 @@ export class SaleRepository {
     return (await this.repo.find({ where: { endsAt: MoreThan(since) } })).map(toRecord);
   }
 
+  /** Draw sales whose draw has not run, ended or not: entries are owed a result even after the sale's end. */
+  async listUndrawn(): Promise<SaleRecord[]> {
+    return (await this.repo.find({ where: { drawState: 'open' } })).map(toRecord);
+  }
+
   async findById(id: number): Promise<SaleRecord | null> {
     const row = await this.repo.findOneBy({ id });
     return row ? toRecord(row) : null;

@@ -8,7 +8,7 @@ import { drawWinnersInSlices } from '../lib/drawShuffle';
 import type { DrawRepository } from '../repositories/DrawRepository';
 import type { OrderRepository } from '../repositories/OrderRepository';
 import type { SaleRepository } from '../repositories/SaleRepository';
-import type { SaleBook } from './SaleBook';
+import { type SaleBook, saleWindow } from './SaleBook';
 
 /** How often a process looks for draws that are due. */
 const TICK_MS = 250;
@@ -21,7 +21,7 @@ export class DrawService {
 
   constructor(
     private readonly draws: Pick<DrawRepository, 'draw' | 'entriesOf' | 'countEntries'>,
-    private readonly sales: Pick<SaleRepository, 'findById'>,
+    private readonly sales: Pick<SaleRepository, 'findById' | 'listUndrawn'>,
     private readonly orders: Pick<OrderRepository, 'buyersBySale'>,
     private readonly book: SaleBook,
     private readonly log: Logger,
@@ -42,8 +42,17 @@ export class DrawService {
     this.book.draws.load(saleId, entries.map((e) => e.userId), entries.filter((e) => e.outcome === 'won').map((e) => e.userId));
   }
 
-  /** Every draw sale of the book, after the sale table is rebuilt at start. */
+  /**
+   * Every draw sale of the book, after the sale table is rebuilt at start; and any sale whose draw never ran
+   * (the shop was down past its end), put back in the book so that the next tick draws it.
+   */
   async rebuild(): Promise<void> {
+    for (const s of await this.sales.listUndrawn()) {
+      if (!this.book.get(s.id)) {
+        this.book.put(saleWindow(s));
+        this.book.inventory.load(s.id, s.remaining, []);
+      }
+    }
     for (const w of this.book.all()) if (w.drawEndsAt > 0) await this.load(w.id);
   }
 

@@ -263,7 +263,7 @@ function aProcess(db: FakeDrawStore, clock: () => number) {
   book.inventory.load(SALE, db.stock, []);
   const service = new DrawService(
     new FakeDrawRepository(db),
-    { findById: async () => db.record() },
+    { findById: async () => db.record(), listUndrawn: async () => (db.state === 'open' ? [db.record()] : []) },
     { buyersBySale: async (ids: number[]) => new Map(ids.map((id) => [id, [...db.orders]])) },
     book,
     log,
@@ -317,6 +317,23 @@ describe('DrawService: the draw states', () => {
     expect(db.state).toBe('open');
     expect(p.book.drawPhase(SALE, DRAW_AT + 5)).toBe('drawing');
     await p.service.runDue();
+    expect(db.state).toBe('drawn');
+    expect(db.orders).toHaveLength(2);
+  });
+
+  it('when the shop was down past the end of the sale with its draw not run, then the start puts it back and draws it', async () => {
+    const db = new FakeDrawStore(2, [1, 2, 3]);
+    const book = new SaleBook(new MemoryInventory());
+    const service = new DrawService(
+      new FakeDrawRepository(db),
+      { findById: async () => db.record(), listUndrawn: async () => (db.state === 'open' ? [db.record()] : []) },
+      { buyersBySale: async (ids: number[]) => new Map(ids.map((id) => [id, [...db.orders]])) },
+      book,
+      log,
+      () => OPENS + 7_200_000,
+    );
+    await service.rebuild(); // the sale table rebuilt at start holds no ended sale
+    await service.runDue();
     expect(db.state).toBe('drawn');
     expect(db.orders).toHaveLength(2);
   });
