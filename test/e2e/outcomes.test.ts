@@ -55,7 +55,7 @@ const WORDS: Record<PurchaseCode, RegExp> = {
   TICKET_USED: /^Please type the characters from a new picture\./,
   TICKET_EXPIRED: /^That code expired\./,
   QUEUE_UNAVAILABLE: /^We could not take your order just now\. Nothing was charged/,
-  ALREADY_ENTERED: /^You are already in the draw\./,
+  ALREADY_ENTERED: /^You are already in the draw: one entry per shopper\./,
   DRAW_RUNNING: /^The draw is running\./,
   ENTRY_UNAVAILABLE: /^We could not record your entry just now\./,
 };
@@ -67,11 +67,15 @@ describe('when the purchase request gets each refusal code', () => {
 
   beforeAll(async () => {
     saleId = await createSale(e2e.shop.c, { stock: 5 });
+  });
+
+  // A shopper per code: one shopper asking for a captcha per code would reach the captcha hand-out's limit.
+  beforeEach(async () => {
     context = await loggedInContext(e2e.browser, e2e.shop, await createUser(e2e.shop.c, 'shopper', 'ivy'));
     page = await context.newPage();
   });
 
-  afterAll(async () => {
+  afterEach(async () => {
     await context?.close();
   });
 
