@@ -207,7 +207,7 @@ export class PurchaseFunnel<R = unknown> {
     const outOfWindow = this.sales.windowRefusal(saleId, now); //                  8. sale window
     if (outOfWindow && !(sealable && outOfWindow === REFUSALS.NOT_STARTED && this.seal.covers(this.sales.get(saleId)!.startsAt, now))) return outOfWindow;
     if (this.blacklist.isBlocked(userId, ip, now)) return REFUSALS.BLOCKED; //     9. blacklist
-    return this.alreadyDone(saleId, userId, now) ?? userId; //                          10. sold out / bought already
+    return this.alreadyDone(saleId, userId, now) ?? userId; //                     10. sold out / bought / entered already
   }
 
   /** Opens the funnel; called once the queue is drained and stock is rebuilt. */
