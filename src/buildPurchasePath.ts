@@ -24,7 +24,7 @@ import { BlacklistService } from './services/BlacklistService';
 import type { CaptchaService } from './services/CaptchaService';
 import { ChallengeSeal } from './services/ChallengeSeal';
 import { OrderTracker } from './services/OrderTracker';
-import { PurchaseFunnel } from './services/PurchaseFunnel';
+import { type DrawEntries, PurchaseFunnel } from './services/PurchaseFunnel';
 import type { PurchaseMeter } from './services/PurchaseMeter';
 import { type Inventory, MemoryInventory, SaleBook } from './services/SaleBook';
 import { StoredSessionGenerations } from './services/SessionGenerations';
@@ -81,6 +81,10 @@ export interface PurchasePathParts {
   log: Logger;
   /** The stock: the whole of it in memory (the default), or this instance's leased slice of it. */
   inventory?: Inventory;
+  /** Where draw entries are written (none in the rehearsal's copy, which sells no draw sale). */
+  entries?: DrawEntries;
+  /** The funnel's clock (a simulation runs it on simulated time). */
+  clock?: () => number;
 }
 
 export type PurchasePath = ReturnType<typeof buildPurchasePath>;
@@ -101,7 +105,7 @@ export function buildPurchasePath(s: PurchasePathSettings, p: PurchasePathParts)
   const reader = httpRequestReader(clientIpFunction(s.trustProxy), s.sessionCookie, originCheck(s));
   const gate = new MemoryUserGate(s.userIntervalMs);
   const seal = new ChallengeSeal(s.keys[0], s.sealLeadMs);
-  const funnel = new PurchaseFunnel<IncomingMessage>(reader, guards, book, accounts, blacklist, gate, tickets, p.captchas, seal, p.queue, tracker, abuse, p.log);
+  const funnel = new PurchaseFunnel<IncomingMessage>(reader, guards, book, accounts, blacklist, gate, tickets, p.captchas, seal, p.queue, tracker, abuse, p.log, p.clock, p.entries);
   const controller = new PurchaseController(funnel, { read: reader, accounts, tracker }, p.meter);
   return { book, tickets, generations, accounts, blacklist, abuse, tracker, funnel, controller, queue: p.queue };
 }

@@ -25,6 +25,7 @@ import { InlineOrderWriter, OrderWriter } from './queue/OrderWriter';
 import { ThreadOrderWriter, ThreadScript } from './queue/ThreadOrderWriter';
 import { DEFAULT_HOLD, HoldSettings } from './queue/WriterHold';
 import { BlacklistRepository } from './repositories/BlacklistRepository';
+import { DrawRepository } from './repositories/DrawRepository';
 import { HealthRepository } from './repositories/HealthRepository';
 import { LeaseRepository } from './repositories/LeaseRepository';
 import { OrderRepository } from './repositories/OrderRepository';
@@ -46,6 +47,7 @@ import { CatalogService } from './services/CatalogService';
 import { ClusterService, ClusterTimings } from './services/ClusterService';
 import { DemoSeeder } from './services/DemoSeeder';
 import { LeasedInventory } from './services/LeasedInventory';
+import { DrawService } from './services/DrawService';
 import { LoginGuard } from './services/LoginGuard';
 import { OrderService } from './services/OrderService';
 import { ProofOfWork } from './services/ProofOfWork';
@@ -77,11 +79,13 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
   const confirmLatency = new Histogram(CONFIRM_SECONDS);
   const queue: OrderQueue = overrides.queue ?? buildOrderQueue(config, log, confirmLatency);
 
+  const orderRepository = new OrderRepository(dataSource);
   const repos = {
     users: new UserRepository(dataSource),
     products: new ProductRepository(dataSource),
     sales: new SaleRepository(dataSource),
-    orders: new OrderRepository(dataSource),
+    orders: orderRepository,
+    draws: new DrawRepository(dataSource, orderRepository),
     blacklist: new BlacklistRepository(dataSource),
     health: new HealthRepository(dataSource, config.database.kind),
   };
@@ -102,6 +106,7 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
     meter,
     log,
     inventory: shared?.inventory,
+    entries: repos.draws,
   });
   const { book, tracker, tickets, generations, accounts, blacklist, abuse, funnel } = path;
   const proofs = new ProofOfWork(config.cookieKeys[0], config.powCost);
@@ -139,6 +144,7 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
           queue,
           buildOrderConsumer({ dataSource, databaseKind: config.database.kind, settled, pace: tracker.pace, hold, log, batches: writerStats.observe }),
         );
+  const draws = new DrawService(repos.draws, repos.sales, repos.orders, book, log);
   const recovery = new RecoveryService(queue, writer, repos.sales, repos.orders, book, blacklist, log);
   const cluster = shared
     ? new ClusterService(shared.timings, shared.leases, shared.inventory, shared.bus, queue as RabbitOrderQueue, repos.orders, book, {
@@ -158,7 +164,7 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
 
   // Watching the shop: read from counters it keeps anyway and one shared probe of its dependencies.
   const probe = new ShopProbe(repos.health, queue, writer);
-  const audit = new AuditService(repos.sales, repos.orders);
+  const audit = new AuditService(repos.sales, repos.orders, repos.draws);
   const lifecycle = new SaleLifecycle(book, tracker, meter, async (saleId) => {
     const [report, ordersWritten, lastOrderAt] = await Promise.all([
       audit.audit({ saleId }),
@@ -187,14 +193,14 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
       : undefined,
   });
 
-  const services = { accounts, generations, logins, proofs, blacklist, catalog, orders, funnel, captchas, tickets, tracker, book, recovery, captchaPool, lifecycle, live };
+  const services = { draws, accounts, generations, logins, proofs, blacklist, catalog, orders, funnel, captchas, tickets, tracker, book, recovery, captchaPool, lifecycle, live };
 
   const shardCookie = new ShardCookie(config.cookieKeys[0], config.cookies, config.sessionTtlMs);
   const controllers = {
     users: new UserController(accounts, logins, proofs, config.sessionTtlMs, config.cookies, shardCookie),
     sales: new SaleController(catalog, book, captchas, tickets, abuse),
     orders: new OrderController(orders, catalog),
-    admin: new AdminController(catalog, orders, blacklist, accounts),
+    admin: new AdminController(catalog, orders, blacklist, accounts, draws),
     health: new HealthController(
       repos.health,
       queue,
@@ -268,6 +274,9 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
     // while the others sell (the queue may never be empty) and settles its buyers in the background.
     if (!cluster) await recovery.drain();
     await recovery.rebuild();
+    // Draw sales' entries back in memory; a draw whose window ended while no process ran is run now.
+    await draws.rebuild();
+    await draws.runDue().catch((err) => log.warn({ err: err.message }, 'due draw deferred to the next tick'));
     if (cluster) await cluster.start();
     // The port is not bound until start() returns: real shoppers cannot reach the shop before it opens.
     lag.start();
@@ -276,6 +285,7 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
     if (joiningLive && config.purchase.rehearsalRequests > 0) log.info('a sale is selling: this instance joins without the rehearsal');
     else rehearsal = await new PurchaseRehearsal(scratchShop(), log).run(config.purchase.rehearsalRequests);
     funnel.open();
+    draws.start();
     lifecycle.start();
     started = true;
     reconciler = setInterval(() => {
@@ -287,6 +297,7 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
   /** Graceful: stop taking purchases, let accepted ones reach the database, then close connections. */
   async function stop(drainTimeoutMs = 10_000): Promise<void> {
     funnel.close();
+    await draws.stop();
     live.stop();
     lifecycle.stop();
     lag.stop();

@@ -59,6 +59,7 @@ export function routes(c: Container): Router {
   r.get('/admin/sales/:id/delete', admin.confirmDeleteSale);
   r.post('/admin/sales/:id/delete', admin.deleteSale);
   r.get('/admin/sales/:id/orders', admin.saleOrders);
+  r.get('/admin/sales/:id/draw', admin.saleDraw);
   r.get('/admin/sales/:id/orders.csv', admin.saleOrdersCsv);
   r.get('/admin/sales/:id/live', live.page);
   r.get('/admin/sales/:id/live/events', live.events);

@@ -9,6 +9,9 @@
   var startsAt = Number(root.dataset.startsAt);
   var endsAt = Number(root.dataset.endsAt);
   var sealLead = Number(root.dataset.sealLead) || 0;
+  // A draw sale: attempts before drawAt become entries; at drawAt they are drawn; what is left sells first come.
+  var isDraw = root.dataset.allocation === 'draw';
+  var drawAt = Number(root.dataset.drawAt) || 0;
   var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || '';
   var LOCK_SECONDS = 10;
   // Answers from the gates before the shop counts a try (README, the purchase funnel: gates 1-11): the try
@@ -32,15 +35,22 @@
     offset: 0, synced: false, phase: null, loggedIn: false, bought: false, left: Number(el.left.textContent) || 0,
     stock: Number(root.querySelector('#stock').textContent) || 0, lockedUntil: 0, captchaId: null, path: null,
     busy: false, announcedAt: null, loading: false, answerAfter: 0, sealed: null, opening: null,
+    entry: 'none', drawn: false, seed: null, drawPolling: false,
   };
 
-  var LABELS = { upcoming: 'Coming up', live: 'Live now', sold_out: 'Sold out', ended: 'Ended', bought: 'Yours' };
+  var LABELS = { upcoming: 'Coming up', live: 'Live now', sold_out: 'Sold out', ended: 'Ended', bought: 'Yours',
+    entering: 'Draw open', entered: 'In the draw', drawing: 'Drawing', won: 'You won', lost: 'Not drawn' };
   var HINTS = {
     upcoming: 'The button lights up by itself when the sale starts. No need to reload.',
     live: 'One unit per shopper. You will type a short code before buying.',
     sold_out: 'Every unit has been taken. Thank you for coming.',
     ended: 'This sale is over.',
     bought: 'You bought this one. Follow your order in My orders.',
+    entering: 'A draw: everyone who enters before the entries close has the same chance, however fast.',
+    entered: 'You are in the draw. Keep this page open, or come back: your result waits for you.',
+    drawing: 'The entries are being drawn. Results in a moment.',
+    won: 'You won: your order is in My orders.',
+    lost: 'Not drawn this time, and every unit has gone.',
   };
 
   // Every answer the shop can give, in words. Unknown codes fall back to the server's own message.
@@ -76,8 +86,12 @@
     NOT_LOGGED_IN: 'Please log in to buy.',
     CSRF: 'This page has expired. Please reload it.',
     NETWORK: 'Network problem. Check your connection and try again.',
+    ENTERED: 'You are in the draw.',
+    ALREADY_ENTERED: 'You are already in the draw: one entry per shopper. Your result comes when the entries close.',
+    DRAW_RUNNING: 'The draw is running. What is left sells first come in a moment: try again then.',
+    ENTRY_UNAVAILABLE: 'We could not record your entry just now. Nothing was lost: please try again.',
   };
-  var KIND = { SOLD_OUT: 'info', SALE_ENDED: 'info', ALREADY_BOUGHT: 'info', NOT_STARTED: 'info' };
+  var KIND = { SOLD_OUT: 'info', SALE_ENDED: 'info', ALREADY_BOUGHT: 'info', NOT_STARTED: 'info', ALREADY_ENTERED: 'info', DRAW_RUNNING: 'info' };
 
   function now() { return Date.now() + state.offset; }
 
@@ -117,6 +131,12 @@
       state.bought = state.bought || !!d.bought;
       state.left = d.left;
       state.stock = d.stock;
+      if (d.draw) {
+        state.entry = d.draw.entry === 'none' && state.entry === 'entered' ? 'entered' : d.draw.entry;
+        state.drawn = d.draw.phase === 'drawn';
+        if (d.draw.seed) showSeed(d.draw.seed);
+        if (state.entry === 'won') state.bought = true;
+      }
       if (d.csrfToken) csrf = d.csrfToken;
       fillNav(d.user);
       render();
@@ -192,7 +212,70 @@
     if (state.left <= 0) return 'sold_out';
     return 'live';
   }
-  function viewPhase() { return state.bought ? 'bought' : salePhase(); }
+  function viewPhase() {
+    if (!isDraw) return state.bought ? 'bought' : salePhase();
+    var sale = salePhase(), t = now();
+    if (state.entry === 'won') return 'won';
+    if (state.bought) return 'bought';
+    if (sale === 'upcoming' || sale === 'ended') return sale;
+    if (t < drawAt) return state.entry === 'entered' ? 'entered' : 'entering';
+    if (!state.drawn) return state.entry === 'entered' ? 'entered' : 'drawing';
+    if (state.entry === 'lost' && sale === 'sold_out') return 'lost';
+    return sale;
+  }
+
+  // The draw's outcome, said above the button for as long as the page is open.
+  function drawStatus(view) {
+    var node = $('draw-status');
+    if (!node) return;
+    var t = now(), text = '', kind = '';
+    if (view === 'entered') {
+      text = t < drawAt ? 'You are in the draw, results at ' + utcClock(drawAt) + ' (in ' + clock(drawAt - t) + ').'
+        : 'You are in the draw. Drawing now, results in a moment\u2026';
+    } else if (state.entry === 'won') { text = 'You won: your order'; kind = 'won'; }
+    else if (state.entry === 'lost') {
+      text = 'Not drawn this time.' + (state.left > 0 && salePhase() === 'live' ? ' What is left (' + state.left + ') now sells first come: Buy now while it lasts.' : '');
+    } else if (state.drawn && !state.bought && state.left > 0 && salePhase() === 'live') {
+      text = 'The draw is done. What is left (' + state.left + ') now sells first come: Buy now while it lasts.';
+    }
+    node.className = 'draw-status' + (kind ? ' ' + kind : '');
+    if (node.dataset.text !== text) {
+      node.dataset.text = text;
+      node.textContent = text;
+      if (kind === 'won') {
+        node.appendChild(document.createTextNode(' is in '));
+        var a = document.createElement('a');
+        a.href = '/orders';
+        a.textContent = 'My orders';
+        node.appendChild(a);
+        node.appendChild(document.createTextNode('.'));
+      }
+    }
+    node.hidden = !text;
+  }
+
+  function showSeed(seed) {
+    if (state.seed === seed) return;
+    state.seed = seed;
+    var line = $('draw-seed-line'), code = $('draw-seed');
+    if (code) code.textContent = seed;
+    if (line) line.hidden = false;
+  }
+
+  // From the end of the entries until the shop has drawn: ask every two seconds or so (spread over the crowd).
+  function pollDraw() {
+    if (state.drawPolling) return;
+    state.drawPolling = true;
+    (function again() {
+      setTimeout(function () {
+        refreshState().then(function () {
+          if (state.drawn || salePhase() === 'ended') { state.drawPolling = false; render(); } else again();
+        });
+      }, 1000 + Math.random() * 2000);
+    })();
+  }
+
+  function utcClock(ms) { return new Date(ms).toISOString().slice(11, 19) + ' UTC'; }
 
   function setText(node, text) { if (node && node.textContent !== text) node.textContent = text; }
   function say(text) { el.announce.textContent = ''; setTimeout(function () { el.announce.textContent = text; }, 50); }
@@ -216,6 +299,11 @@
 
     var label = '', value = '\u00a0';
     if (sale === 'upcoming') { label = 'Starts in'; value = clock(startsAt - t); }
+    else if (view === 'entering') { label = 'Entries close in'; value = clock(drawAt - t); }
+    else if (view === 'entered') { label = t < drawAt ? 'Results in' : 'Results'; value = t < drawAt ? clock(drawAt - t) : 'Drawing\u2026'; }
+    else if (view === 'drawing') { value = 'Drawing\u2026'; }
+    else if (view === 'won') { value = 'You won!'; }
+    else if (view === 'lost') { value = 'Not drawn'; }
     else if (view === 'live') { label = 'Ends in'; value = clock(endsAt - t); }
     else if (view === 'bought') { value = 'You got one!'; }
     else if (view === 'sold_out') { value = 'All ' + state.stock + ' sold'; }
@@ -245,10 +333,18 @@
       if (view === 'live') say('You can try again now.');
     }
 
-    var canBuy = view === 'live' && lockLeft <= 0 && !state.busy;
+    if (isDraw) {
+      drawStatus(view);
+      if (sale === 'live' && t >= drawAt && !state.drawn) pollDraw();
+    }
+    var canBuy = (view === 'live' || view === 'entering') && lockLeft <= 0 && !state.busy;
     el.buy.disabled = !canBuy;
-    var text = { upcoming: 'Buy now', live: state.loggedIn ? 'Buy now' : 'Log in to buy', sold_out: 'Sold out', ended: 'Sale ended', bought: 'Bought \u2713' }[view];
-    if (state.busy) text = 'Buying\u2026';
+    var text = {
+      upcoming: isDraw ? 'Enter the draw' : 'Buy now', live: state.loggedIn ? 'Buy now' : 'Log in to buy', sold_out: 'Sold out',
+      ended: 'Sale ended', bought: 'Bought \u2713', entering: state.loggedIn ? 'Enter the draw' : 'Log in to enter',
+      entered: 'Entered \u2713', drawing: 'Drawing\u2026', won: 'Won \u2713', lost: 'Not drawn',
+    }[view];
+    if (state.busy) text = view === 'entering' ? 'Entering\u2026' : 'Buying\u2026';
     setText(el.buy, text);
     el.buy.classList.toggle('ready', canBuy);
   }
@@ -275,7 +371,21 @@
 
   function onPhaseChange(before, after) {
     if (before === null) return; // first paint: nothing to announce
-    if (after === 'live') {
+    if (after === 'entering') {
+      say(state.loggedIn ? 'The draw is open. The Enter the draw button is enabled.' : 'The draw is open. Log in to enter.');
+      if (state.sealed) openSealed();
+      setTimeout(refreshState, Math.random() * 2000);
+    } else if (after === 'won') {
+      say('You won the draw. Your order is in My orders.');
+      show('', ''); // the entry's message; the draw's outcome replaces it
+      closeCaptcha();
+    } else if (after === 'lost' || (before === 'entered' && state.entry === 'lost')) {
+      say('Not drawn this time.' + (after === 'live' ? ' What is left now sells first come.' : ''));
+      show('', '');
+      closeCaptcha();
+    } else if (after === 'drawing' || after === 'entered') {
+      closeCaptcha();
+    } else if (after === 'live') {
       say(state.loggedIn ? 'The sale is open. The Buy now button is enabled.' : 'The sale is open. Log in to buy.');
       if (state.sealed) openSealed();
       // Every page asks at the opening: spread over two seconds, the crowd's asks do not land at once.
@@ -508,13 +618,17 @@
 
   function onPurchase(d) {
     lock(d.retryAfter, !d.ok && FREE_TRY[d.code] === 1);
-    if (d.ok) {
+    if (d.ok && d.code === 'ENTERED') {
+      state.entry = 'entered';
+      show('success', MESSAGES.ENTERED + ' Results at ' + utcClock(d.drawAt || drawAt) + '.');
+    } else if (d.ok) {
       state.bought = true;
       state.left = Math.max(0, state.left - 1);
       show('success pending', MESSAGES.ACCEPTED);
       pollStatus(d.requestId, 0);
     } else {
       if (d.code === 'ALREADY_BOUGHT') state.bought = true;
+      if (d.code === 'ALREADY_ENTERED') state.entry = 'entered';
       if (d.code === 'SOLD_OUT') state.left = 0;
       if (d.code === 'PATH_INVALID') state.path = null;
       if (d.code === 'QUEUE_UNAVAILABLE' && d.requestId) {

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createDataSource } from '../../ormconfig';
 import { ConfigError, loadConfig } from '../config/loadConfig';
+import { DrawRepository } from '../repositories/DrawRepository';
 import { OrderRepository } from '../repositories/OrderRepository';
 import { SaleRepository } from '../repositories/SaleRepository';
 import { AuditReport, AuditService } from '../services/AuditService';
@@ -76,7 +77,8 @@ export async function audit(
   const dataSource = createDataSource(config.database);
   try {
     await dataSource.initialize();
-    const service = new AuditService(new SaleRepository(dataSource), new OrderRepository(dataSource));
+    const orders = new OrderRepository(dataSource);
+    const service = new AuditService(new SaleRepository(dataSource), orders, new DrawRepository(dataSource, orders));
     const report = await service.audit({ saleId, accepted, uncertain });
     out.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatAudit(report)}\n`);
     return report.ok ? 0 : 1;

@@ -7,6 +7,7 @@ import { wantsJson } from '../middleware/errorHandler';
 import type { PublicUser } from '../services/AccountService';
 import type { BlacklistService } from '../services/BlacklistService';
 import type { CatalogService, SaleView } from '../services/CatalogService';
+import type { DrawService } from '../services/DrawService';
 import type { OrderService } from '../services/OrderService';
 import { utcTime } from '../lib/utcTime';
 import { blacklistSchema, productSchema, saleSchema, toDollarsInput, toUtcInput } from './adminSchemas';
@@ -68,6 +69,7 @@ export class AdminController {
     private readonly orders: OrderService,
     private readonly blacklist: BlacklistService,
     private readonly users: UserLookup,
+    private readonly draws?: Pick<DrawService, 'summary'>,
   ) {}
 
   dashboard = async (req: Request, res: Response): Promise<void> => {
@@ -252,6 +254,28 @@ export class AdminController {
     res.render('admin/sales/orders', { ...helpers, title: `Orders: ${sale.product.name}`, sale, totals, orders, matched, search });
   };
 
+  /** A draw sale's draw: its window, entries, commitment, and once drawn its seed and winners. */
+  saleDraw = async (req: Request, res: Response): Promise<void> => {
+    const sale = await this.catalog.getSale(parseId(req.params.id, 'sale id'));
+    if (sale.allocation !== 'draw' || !this.draws) throw new NotFoundError('Draw');
+    const summary = await this.draws.summary(sale.id);
+    const draw = {
+      window: sale.drawWindowSeconds,
+      at: sale.drawAt,
+      phase: sale.drawPhase,
+      commitment: sale.drawCommitment,
+      seed: sale.drawSeed,
+      drawnAt: sale.drawnAt,
+      entries: summary.entries,
+      winners: sale.drawSeed ? summary.winners : null,
+    };
+    if (wantsJson(req)) {
+      res.json({ ok: true, saleId: sale.id, draw });
+      return;
+    }
+    res.render('admin/sales/draw', { ...helpers, title: `Draw: ${sale.product.name}`, sale, draw });
+  };
+
   /** The same orders (all of them, or those the search finds) as CSV, for a spreadsheet. */
   saleOrdersCsv = async (req: Request, res: Response): Promise<void> => {
     const sale = await this.catalog.getSale(parseId(req.params.id, 'sale id'));
@@ -344,6 +368,8 @@ function saleValues(sale: SaleView): Record<string, string> {
     price: toDollarsInput(sale.priceCents),
     startsAt: toUtcInput(sale.startsAt),
     endsAt: toUtcInput(sale.endsAt),
+    allocation: sale.allocation,
+    drawWindowSeconds: sale.allocation === 'draw' ? String(sale.drawWindowSeconds) : '',
   };
 }
 

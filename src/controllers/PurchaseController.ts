@@ -173,6 +173,11 @@ export function httpRequestReader(
 }
 
 function answer(res: ServerResponse, result: PurchaseResult): void {
+  if (result.ok && 'entered' in result) {
+    const drawAt = new Date(result.drawAt).toISOString();
+    const body = JSON.stringify({ ok: true, code: 'ENTERED', drawAt: result.drawAt, message: `You are in the draw; results at ${drawAt.slice(11, 19)} UTC.` });
+    return reply(res, canned(202, body));
+  }
   if (result.ok) {
     const body = ACCEPTED_HEAD + result.requestId + ACCEPTED_TAIL;
     if (result.requestId.length === 36) {

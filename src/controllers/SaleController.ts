@@ -93,6 +93,20 @@ export class SaleController {
       now: Date.now(),
       bought: userId !== undefined && this.book.inventory.hasBought(sale.id, userId),
       loggedIn: userId !== undefined,
+      allocation: sale.allocation,
+      draw: sale.allocation === 'draw' ? this.drawOf(sale, userId) : null,
+    };
+  }
+
+  /** A draw sale's public facts, and this shopper's entry: 'none', 'entered', 'won' or 'lost'. */
+  private drawOf(sale: SaleView, userId: number | undefined) {
+    return {
+      at: sale.drawAt,
+      phase: sale.drawPhase,
+      commitment: sale.drawCommitment,
+      seed: sale.drawPhase === 'drawn' ? sale.drawSeed : null,
+      winners: sale.drawPhase === 'drawn' ? sale.drawWinners : null,
+      entry: userId === undefined ? 'none' : this.book.draws.entryState(sale.id, userId),
     };
   }
 }

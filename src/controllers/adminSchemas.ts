@@ -97,12 +97,26 @@ export const saleSchema = z
     price: dollars,
     startsAt: utcDateTime,
     endsAt: utcDateTime,
+    allocation: z.enum(['first_come', 'draw'], { error: 'must be first come or draw' }).default('first_come'),
+    // Read only for a draw: a first-come sale's form may leave it empty.
+    drawWindowSeconds: z.preprocess((v) => (typeof v === 'number' ? String(v) : v), z.string({ error: 'must be a number of seconds' }).trim().default('')),
   })
   .superRefine((s, ctx) => {
     if (s.endsAt.getTime() <= s.startsAt.getTime()) {
       ctx.addIssue({ code: 'custom', path: ['endsAt'], message: 'must be after the start' });
     }
+    if (s.allocation !== 'draw') return;
+    const w = /^\d{1,9}$/.test(s.drawWindowSeconds) ? Number(s.drawWindowSeconds) : NaN;
+    if (!(w >= 1 && w <= 3600)) {
+      ctx.addIssue({ code: 'custom', path: ['drawWindowSeconds'], message: 'must be a whole number of seconds from 1 to 3600' });
+    } else if (s.startsAt.getTime() + w * 1000 >= s.endsAt.getTime()) {
+      ctx.addIssue({ code: 'custom', path: ['drawWindowSeconds'], message: 'must end before the sale does, so that what is left can sell first come' });
+    }
   })
+  .transform(({ drawWindowSeconds, ...rest }) => ({
+    ...rest,
+    drawWindowSeconds: rest.allocation === 'draw' ? Number(drawWindowSeconds) : 0,
+  }))
   .transform(({ price, ...rest }) => ({ ...rest, priceCents: price }));
 
 export type SaleForm = z.infer<typeof saleSchema>;

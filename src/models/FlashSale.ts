@@ -32,4 +32,30 @@ export class FlashSale {
 
   @Column({ name: 'created_at', type: 'datetime', precision: 3 })
   createdAt: Date;
+
+  /** 'first_come' (whoever is first) or 'draw' (entries in the first window shuffled by a committed seed). */
+  @Column({ type: 'varchar', length: 16, default: 'first_come' })
+  allocation: 'first_come' | 'draw';
+
+  /** How long after the opening attempts become draw entries (draw sales only). */
+  @Column({ name: 'draw_window_seconds', type: 'int', default: 0 })
+  drawWindowSeconds: number;
+
+  /** The draw's seed (hex): secret until the draw has run, then published. */
+  @Column({ name: 'draw_seed', type: 'varchar', length: 64, nullable: true })
+  drawSeed: string | null;
+
+  /** SHA-256 of the seed (hex), public from the sale's creation. */
+  @Column({ name: 'draw_commitment', type: 'varchar', length: 64, nullable: true })
+  drawCommitment: string | null;
+
+  /** 'open' until the draw has run, then 'drawn'; null for first-come sales. */
+  @Column({ name: 'draw_state', type: 'varchar', length: 16, nullable: true })
+  drawState: 'open' | 'drawn' | null;
+
+  @Column({ name: 'drawn_at', type: 'datetime', precision: 3, nullable: true })
+  drawnAt: Date | null;
+
+  @Column({ name: 'draw_winners', type: 'int', nullable: true })
+  drawWinners: number | null;
 }

@@ -87,6 +87,14 @@ export class OrderRepository {
     return outcome;
   }
 
+  /**
+   * The same guarded decrement and insert as a batch, inside a caller's transaction: the draw writes its
+   * winners' orders with it, so they take their units exactly as queued orders do.
+   */
+  insertWithin(runner: QueryRunner, saleId: number, fresh: NewOrder[]): Promise<void> {
+    return this.insertRows(runner, saleId, fresh);
+  }
+
   private async transaction(work: (runner: QueryRunner) => Promise<void>): Promise<void> {
     const runner = this.dataSource.createQueryRunner();
     await runner.connect();

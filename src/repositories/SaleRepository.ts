@@ -1,5 +1,6 @@
 import { DataSource, MoreThan, Repository } from 'typeorm';
-import { FlashSale, Order } from '../models';
+import type { DrawSeed } from '../lib/drawShuffle';
+import { DrawEntry, FlashSale, Order } from '../models';
 
 export interface SaleRecord {
   id: number;
@@ -9,9 +10,32 @@ export interface SaleRecord {
   priceCents: number;
   startsAt: Date;
   endsAt: Date;
+  allocation: Allocation;
+  /** Draw sales: attempts in the first this many seconds after the opening become entries. */
+  drawWindowSeconds: number;
+  /** SHA-256 of the draw's seed (hex), public before the window; null for first-come sales. */
+  drawCommitment: string | null;
+  /** The seed itself, only once the draw has run (null before, and for first-come sales). */
+  drawSeed: string | null;
+  drawState: 'open' | 'drawn' | null;
+  drawnAt: Date | null;
+  drawWinners: number | null;
 }
 
-export type SaleInput = Omit<SaleRecord, 'id' | 'remaining'>;
+export type Allocation = 'first_come' | 'draw';
+
+export interface SaleInput {
+  productId: number;
+  stock: number;
+  priceCents: number;
+  startsAt: Date;
+  endsAt: Date;
+  /** Default 'first_come'. */
+  allocation?: Allocation;
+  drawWindowSeconds?: number;
+}
+
+
 
 export class SaleRepository {
   private readonly repo: Repository<FlashSale>;
@@ -31,19 +55,24 @@ export class SaleRepository {
     return (await this.repo.find({ where: { endsAt: MoreThan(since) } })).map(toRecord);
   }
 
+  /** Draw sales whose draw has not run, ended or not: entries are owed a result even after the sale's end. */
+  async listUndrawn(): Promise<SaleRecord[]> {
+    return (await this.repo.find({ where: { drawState: 'open' } })).map(toRecord);
+  }
+
   async findById(id: number): Promise<SaleRecord | null> {
     const row = await this.repo.findOneBy({ id });
     return row ? toRecord(row) : null;
   }
 
-  async create(input: SaleInput): Promise<number> {
-    const result = await this.repo.insert({ ...input, remaining: input.stock, unleased: input.stock, createdAt: new Date() });
+  async create(input: SaleInput, seed: DrawSeed | null = null): Promise<number> {
+    const result = await this.repo.insert({ ...columns(input, seed), remaining: input.stock, unleased: input.stock, createdAt: new Date() });
     return result.identifiers[0].id as number;
   }
 
-  /** Stock may change only while nothing is sold: remaining follows stock. */
-  async update(id: number, input: SaleInput): Promise<boolean> {
-    const result = await this.repo.update({ id }, { ...input, remaining: input.stock, unleased: input.stock });
+  /** Stock may change only while nothing is sold: remaining follows stock. A new seed only when one is given. */
+  async update(id: number, input: SaleInput, seed: DrawSeed | null = null): Promise<boolean> {
+    const result = await this.repo.update({ id }, { ...columns(input, seed), remaining: input.stock, unleased: input.stock });
     return (result.affected ?? 0) > 0;
   }
 
@@ -52,9 +81,13 @@ export class SaleRepository {
     return (result.affected ?? 0) > 0;
   }
 
+  /** The sale and its draw entries (a sale without orders may still have entries that all lost). */
   async delete(id: number): Promise<boolean> {
-    const result = await this.repo.delete({ id });
-    return (result.affected ?? 0) > 0;
+    return this.repo.manager.transaction(async (m) => {
+      await m.getRepository(DrawEntry).delete({ saleId: id });
+      const result = await m.getRepository(FlashSale).delete({ id });
+      return (result.affected ?? 0) > 0;
+    });
   }
 
   /** The sale and its orders, in one transaction. */
@@ -62,6 +95,7 @@ export class SaleRepository {
     return this.repo.manager.transaction(async (m) => {
       await m.getRepository(Order).delete({ saleId: id });
       await m.query('DELETE FROM stock_leases WHERE sale_id = ?', [id]);
+      await m.getRepository(DrawEntry).delete({ saleId: id });
       const result = await m.getRepository(FlashSale).delete({ id });
       return (result.affected ?? 0) > 0;
     });
@@ -110,5 +144,28 @@ function toRecord(s: FlashSale): SaleRecord {
     priceCents: s.priceCents,
     startsAt: new Date(s.startsAt),
     endsAt: new Date(s.endsAt),
+    allocation: s.allocation === 'draw' ? 'draw' : 'first_come',
+    drawWindowSeconds: s.drawWindowSeconds ?? 0,
+    drawCommitment: s.drawCommitment ?? null,
+    drawSeed: s.drawState === 'drawn' ? s.drawSeed : null,
+    drawState: s.drawState ?? null,
+    drawnAt: s.drawnAt ? new Date(s.drawnAt) : null,
+    drawWinners: s.drawWinners ?? null,
   };
+}
+
+/** The row's columns for a sale input; a draw sale keeps its seed unless a new one is given. */
+function columns(input: SaleInput, seed: DrawSeed | null) {
+  const allocation = input.allocation ?? 'first_come';
+  const base = {
+    productId: input.productId,
+    stock: input.stock,
+    priceCents: input.priceCents,
+    startsAt: input.startsAt,
+    endsAt: input.endsAt,
+    allocation,
+    drawWindowSeconds: allocation === 'draw' ? (input.drawWindowSeconds ?? 0) : 0,
+  };
+  if (allocation === 'first_come') return { ...base, drawSeed: null, drawCommitment: null, drawState: null };
+  return seed ? { ...base, drawSeed: seed.seed, drawCommitment: seed.commitment, drawState: 'open' as const } : base;
 }

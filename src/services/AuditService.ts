@@ -1,7 +1,9 @@
 // A sale's invariants checked against the database: nothing oversold, nothing lost, nobody served twice.
 // Read-only; used by `npm run audit` and at the end of `npm run bench`.
+import { drawWinners, seedMatches } from '../lib/drawShuffle';
+import type { DrawRepository } from '../repositories/DrawRepository';
 import type { OrderRepository } from '../repositories/OrderRepository';
-import type { SaleRepository } from '../repositories/SaleRepository';
+import type { SaleRecord, SaleRepository } from '../repositories/SaleRepository';
 
 export interface AuditCheck {
   name: string;
@@ -29,7 +31,8 @@ export interface AuditInput {
 }
 
 export type AuditSales = Pick<SaleRepository, 'findById'> & Partial<Pick<SaleRepository, 'leaseLedger'>>;
-export type AuditOrders = Pick<OrderRepository, 'countBySale' | 'usersWithMoreThanOneOrder' | 'requestIdsBySale'>;
+export type AuditOrders = Pick<OrderRepository, 'countBySale' | 'usersWithMoreThanOneOrder' | 'requestIdsBySale' | 'buyersBySale'>;
+export type AuditDraws = Pick<DrawRepository, 'entriesOf'>;
 
 const SHOWN = 5;
 
@@ -37,6 +40,7 @@ export class AuditService {
   constructor(
     private readonly sales: AuditSales,
     private readonly orders: AuditOrders,
+    private readonly draws?: AuditDraws,
   ) {}
 
   async audit(input: AuditInput): Promise<AuditReport> {
@@ -80,10 +84,45 @@ export class AuditService {
           twice.length === 0 ? 'every shopper has at most one order' : `${twice.length} shoppers, e.g. user ${shown(twice.map(String))}`,
         ),
       );
+      if (sale.allocation === 'draw' && this.draws) checks.push(...(await this.checkDraw(sale, this.draws)));
       if (input.accepted !== undefined) checks.push(...(await this.matchAccepted(saleId, input.accepted, input.uncertain)));
     }
     const failures = checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`);
     return { saleId, ok: failures.length === 0, checks, failures };
+  }
+
+  /**
+   * A draw sale, recomputed from its revealed seed: the seed is the one committed to, the winners are the
+   * first min(stock, entries) of the entries ranked by HMAC-SHA256(seed, user id), every entry is marked won
+   * (and has its order) or lost (and has none). Before the draw: no entry has an outcome yet.
+   */
+  private async checkDraw(sale: SaleRecord, draws: AuditDraws): Promise<AuditCheck[]> {
+    const entries = await draws.entriesOf(sale.id);
+    if (sale.drawState !== 'drawn' || !sale.drawSeed) {
+      const decided = entries.filter((e) => e.outcome !== null).length;
+      return [check('draw not run yet: no entry decided', decided === 0, `${entries.length} entries, ${decided} with an outcome`)];
+    }
+    const seed = sale.drawSeed;
+    const expected = new Set(drawWinners(seed, entries.map((e) => e.userId), sale.stock));
+    const buyers = new Set((await this.orders.buyersBySale([sale.id])).get(sale.id) ?? []);
+    const wrong: string[] = [];
+    let won = 0;
+    for (const e of entries) {
+      if (e.outcome === 'won') won += 1;
+      const shouldWin = expected.has(e.userId);
+      if (e.outcome !== (shouldWin ? 'won' : 'lost')) wrong.push(`user ${e.userId} marked ${e.outcome ?? 'undecided'}, should have ${shouldWin ? 'won' : 'lost'}`);
+      else if (shouldWin !== buyers.has(e.userId)) wrong.push(`user ${e.userId} ${shouldWin ? 'won without an order' : 'lost but has an order'}`);
+    }
+    const want = Math.min(sale.stock, entries.length);
+    return [
+      check('the revealed seed matches the commitment', sale.drawCommitment !== null && seedMatches(seed, sale.drawCommitment), `commitment ${sale.drawCommitment}`),
+      check('winners = min(stock, entries)', won === want && expected.size === want && sale.drawWinners === want, `${won} won, ${entries.length} entries, stock ${sale.stock}, recorded ${sale.drawWinners}`),
+      check(
+        'every entry won (with its order) or lost, as the seed says',
+        wrong.length === 0,
+        wrong.length === 0 ? `${entries.length} entries recomputed from the seed` : `${wrong.length} entries differ, e.g. ${shown(wrong)}`,
+      ),
+    ];
   }
 
   private async matchAccepted(saleId: number, acceptedIds: Iterable<string>, uncertainIds?: Iterable<string>): Promise<AuditCheck[]> {

@@ -2,7 +2,8 @@
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import { ProductInput, ProductRecord, ProductRepository } from '../repositories/ProductRepository';
 import { SaleInput, SaleRecord, SaleRepository } from '../repositories/SaleRepository';
-import { type SaleBook, windowState } from './SaleBook';
+import { newDrawSeed } from '../lib/drawShuffle';
+import { type DrawPhase, type SaleBook, saleWindow, windowState } from './SaleBook';
 
 export type SalePhase = 'upcoming' | 'live' | 'sold_out' | 'ended';
 
@@ -11,7 +12,14 @@ export interface SaleView extends SaleRecord {
   /** Units the shop can still sell, from the funnel's live counter when the sale is loaded. */
   left: number;
   phase: SalePhase;
+  /** A draw sale's end of entries (epoch ms), or null for first come. */
+  drawAt: number | null;
+  /** Where a draw sale's draw stands in this process ('none' for first come). */
+  drawPhase: DrawPhase;
 }
+
+/** The longest entry window a draw may have. */
+export const MAX_DRAW_WINDOW_SECONDS = 3600;
 
 /** How long a sale page may show a product's text after an admin edit; the live figures are never cached. */
 const RECORD_TTL_MS = 1000;
@@ -76,9 +84,11 @@ export class CatalogService {
   async createSale(input: SaleInput): Promise<number> {
     await this.getProduct(input.productId);
     checkWindow(input);
-    const id = await this.sales.create(input);
-    this.book.put({ id, startsAt: input.startsAt.getTime(), endsAt: input.endsAt.getTime(), stock: input.stock });
+    const draw = input.allocation === 'draw';
+    const id = await this.sales.create(input, draw ? newDrawSeed() : null);
+    this.book.put(saleWindow({ id, ...input }));
     this.book.inventory.load(id, input.stock, []);
+    if (draw) this.book.draws.load(id, [], null);
     this.saleChanged(id);
     return id;
   }
@@ -93,22 +103,28 @@ export class CatalogService {
     }
     if (current.startsAt.getTime() <= now) {
       if (
+        (input.allocation ?? 'first_come') !== current.allocation ||
+        (current.allocation === 'draw' && input.drawWindowSeconds !== current.drawWindowSeconds) ||
         input.stock !== current.stock ||
         input.productId !== current.productId ||
         input.priceCents !== current.priceCents ||
         input.startsAt.getTime() !== current.startsAt.getTime()
       ) {
-        throw new ConflictError('SALE_LOCKED', 'The sale has started: its product, stock, price and start can no longer change.');
+        throw new ConflictError('SALE_LOCKED', 'The sale has started: its product, stock, price, start and allocation can no longer change.');
       }
       await this.sales.updateEnd(id, input.endsAt);
       this.records.delete(id);
     } else {
       await this.getProduct(input.productId);
-      await this.sales.update(id, input);
+      // A sale that becomes a draw gets its seed now; a draw sale keeps the one it committed to.
+      const becomesDraw = input.allocation === 'draw' && current.drawCommitment === null;
+      await this.sales.update(id, input, becomesDraw ? newDrawSeed() : null);
       this.records.delete(id);
       this.book.inventory.load(id, input.stock, []);
+      if (input.allocation === 'draw') this.book.draws.load(id, [], null);
+      else this.book.draws.forget(id);
     }
-    this.book.put({ id, startsAt: input.startsAt.getTime(), endsAt: input.endsAt.getTime(), stock: input.stock });
+    this.book.put(saleWindow({ id, ...input }));
     this.saleChanged(id);
   }
 
@@ -118,8 +134,9 @@ export class CatalogService {
     const sale = await this.sales.findById(id);
     if (!sale) return this.book.remove(id);
     const known = this.book.get(id) !== undefined;
-    this.book.put({ id, startsAt: sale.startsAt.getTime(), endsAt: sale.endsAt.getTime(), stock: sale.stock });
+    this.book.put(saleWindow(sale));
     if (!known || sale.remaining === sale.stock) this.book.inventory.load(id, sale.remaining, []);
+    if (!known && sale.allocation === 'draw') this.book.draws.load(id, [], null);
   }
 
   /**
@@ -158,12 +175,23 @@ export class CatalogService {
     const left = loaded ? this.book.inventory.remaining(sale.id) : sale.remaining;
     const state = windowState({ startsAt: sale.startsAt.getTime(), endsAt: sale.endsAt.getTime() }, now);
     const phase: SalePhase = state === 'live' ? (left <= 0 ? 'sold_out' : 'live') : state === 'upcoming' ? 'upcoming' : 'ended';
-    return { ...sale, product, left, phase };
+    const drawAt = sale.allocation === 'draw' ? sale.startsAt.getTime() + sale.drawWindowSeconds * 1000 : null;
+    const drawPhase: DrawPhase = sale.allocation !== 'draw' ? 'none' : loaded ? this.book.drawPhase(sale.id, now) : sale.drawState === 'drawn' ? 'drawn' : now < drawAt! ? 'entering' : 'drawing';
+    return { ...sale, product, left, phase, drawAt, drawPhase };
   }
 }
 
 function checkWindow(input: SaleInput): void {
   if (input.endsAt.getTime() <= input.startsAt.getTime()) {
     throw new ValidationError({ endsAt: 'must be after the start' });
+  }
+  if (input.allocation === 'draw') {
+    const w = input.drawWindowSeconds ?? 0;
+    if (!Number.isInteger(w) || w < 1 || w > MAX_DRAW_WINDOW_SECONDS) {
+      throw new ValidationError({ drawWindowSeconds: `must be a whole number of seconds from 1 to ${MAX_DRAW_WINDOW_SECONDS}` });
+    }
+    if (input.startsAt.getTime() + w * 1000 >= input.endsAt.getTime()) {
+      throw new ValidationError({ drawWindowSeconds: 'must end before the sale does, so that what is left can sell first come' });
+    }
   }
 }

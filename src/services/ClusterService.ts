@@ -6,7 +6,7 @@ import type { ClusterBus, ClusterListener, ClusterNews } from '../queue/ClusterB
 import type { LeaseRepository } from '../repositories/LeaseRepository';
 import type { OrderRepository } from '../repositories/OrderRepository';
 import type { LeasedInventory } from './LeasedInventory';
-import type { SaleBook } from './SaleBook';
+import type { DrawPhase, SaleBook } from './SaleBook';
 
 export interface ClusterTimings {
   /** This incarnation's name in the authority: the instance's id and a random part (a restart is a new one). */
@@ -151,7 +151,8 @@ export class ClusterService implements ClusterListener {
   /** Leases ahead for the sales about to open, and idle units back to the authority once it is empty. */
   tick(): void {
     const now = this.clock();
-    const soon = this.book.all().filter((w) => w.startsAt - now <= this.t.prepareMs && w.endsAt > now);
+    // A draw sale's units stay with the authority until its draw has run (the draw writes the winners' orders).
+    const soon = this.book.all().filter((w) => w.startsAt - now <= this.t.prepareMs && w.endsAt > now && leasable(this.book.drawPhase(w.id, now)));
     this.inventory.prepare(soon.map((w) => w.id));
     this.inventory.giveBackIdle();
   }
@@ -235,6 +236,10 @@ export class ClusterService implements ClusterListener {
     });
     return this.settling ?? Promise.resolve();
   }
+}
+
+function leasable(phase: DrawPhase): boolean {
+  return phase === 'none' || phase === 'drawn';
 }
 
 function pause(ms: number): Promise<void> {

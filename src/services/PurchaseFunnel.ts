@@ -46,7 +46,19 @@ export interface Acceptance {
   requestId: string;
 }
 
-export type PurchaseResult = Acceptance | Refusal;
+/** A draw sale's attempt inside its window: the entry is written; the draw runs at `drawAt`. */
+export interface Entry {
+  ok: true;
+  entered: true;
+  drawAt: number;
+}
+
+export type PurchaseResult = Acceptance | Entry | Refusal;
+
+/** Where draw entries are written (DrawRepository in the shop): durable before the shopper hears ENTERED. */
+export interface DrawEntries {
+  enter(saleId: number, userId: number, at: number): Promise<'entered' | 'duplicate' | 'closed'>;
+}
 
 /** The path and the captcha, in one answer. */
 export interface Challenge {
@@ -73,6 +85,9 @@ export interface OpeningKey {
   key: string;
 }
 
+/** For a purchase path that sells no draw sales (the rehearsal's copy): every draw is closed. */
+const NO_DRAWS: DrawEntries = { enter: async () => 'closed' };
+
 export class PurchaseFunnel<R = unknown> {
   private ready = false;
   private closedAs: Refusal = REFUSALS.STARTING;
@@ -94,6 +109,7 @@ export class PurchaseFunnel<R = unknown> {
     private readonly abuse: Pick<AbuseMonitor, 'record'>,
     private readonly log: Logger,
     private readonly clock: () => number = Date.now,
+    private readonly entries: DrawEntries = NO_DRAWS,
   ) {}
 
   /**
@@ -116,12 +132,14 @@ export class PurchaseFunnel<R = unknown> {
     //     Too-fast tries in numbers blacklist the shopper too.
     const paced = this.enterShopperSlot(userId, now);
     if (paced) return this.noted(paced, userId, req, now);
+    // A draw sale inside its window: the attempt becomes an entry instead of a unit (15 and 16 below).
+    const entering = this.sales.drawPhase(saleId, now) === 'entering';
     let refusal: Refusal | null;
     try {
       refusal =
         this.checkPath(saleId, userId, path) ?? //                                 13. the secret purchase path
         this.spendProof(saleId, userId, answer, req, now) ?? //                     14. the solved captcha, spent
-        this.reserveUnit(saleId, userId); //                                       15. one unit, in memory
+        (entering ? null : this.reserveUnit(saleId, userId)); //                    15. one unit, in memory
     } catch (err) {
       this.gate.leave(userId);
       throw err;
@@ -130,6 +148,8 @@ export class PurchaseFunnel<R = unknown> {
       this.gate.leave(userId);
       return refusal;
     }
+    // 15-16 of a draw: the entry, written before the answer.
+    if (entering) return this.enterDraw(saleId, userId, now).finally(() => this.gate.leave(userId));
     // 16. Publish to the durable queue and wait for the broker's confirm.
     return this.publishOrder(saleId, userId, now).finally(() => this.gate.leave(userId));
   }
@@ -187,7 +207,7 @@ export class PurchaseFunnel<R = unknown> {
     const outOfWindow = this.sales.windowRefusal(saleId, now); //                  8. sale window
     if (outOfWindow && !(sealable && outOfWindow === REFUSALS.NOT_STARTED && this.seal.covers(this.sales.get(saleId)!.startsAt, now))) return outOfWindow;
     if (this.blacklist.isBlocked(userId, ip, now)) return REFUSALS.BLOCKED; //     9. blacklist
-    return this.alreadyDone(saleId, userId, !sealable) ?? userId; //               10. sold out / bought already
+    return this.alreadyDone(saleId, userId, now, !sealable) ?? userId; //          10. sold out / bought / entered already
   }
 
   /** Opens the funnel; called once the queue is drained and stock is rebuilt. */
@@ -239,16 +259,43 @@ export class PurchaseFunnel<R = unknown> {
   }
 
   /**
-   * Answers that need no pacing come before it, so a finished shopper is told at once; and a shopper who
+   * Answers that need no pacing come before it, so a finished shopper is told at once: sold out, bought, and
+   * for a draw sale already entered, or the draw running (its winners are not known here yet). A shopper who
    * must wait for stock this instance cannot sell yet (RESTOCKING) keeps the try and the captcha; the
    * challenge is handed out all the same, as the wait is short.
    */
-  private alreadyDone(saleId: number, userId: number, purchase: boolean): Refusal | null {
+  private alreadyDone(saleId: number, userId: number, now: number, purchase: boolean): Refusal | null {
     const inventory = this.sales.inventory;
+    const draw = this.sales.drawPhase(saleId, now);
+    if (draw === 'entering' && this.sales.draws.hasEntered(saleId, userId)) return REFUSALS.ALREADY_ENTERED;
+    if (draw === 'drawing') return REFUSALS.DRAW_RUNNING;
     if (inventory.isSoldOut(saleId)) return REFUSALS.SOLD_OUT;
     if (inventory.hasBought(saleId, userId)) return REFUSALS.ALREADY_BOUGHT;
-    if (purchase && inventory.stalled(saleId, userId)) return REFUSALS.RESTOCKING;
+    if (purchase && draw !== 'entering' && inventory.stalled(saleId, userId)) return REFUSALS.RESTOCKING;
     return null;
+  }
+
+  /**
+   * The shopper's draw entry: marked in memory first (a second try meanwhile is refused), then written; the
+   * answer comes only once the row is. A draw that closed meanwhile (another process ran it) refuses.
+   */
+  private async enterDraw(saleId: number, userId: number, now: number): Promise<PurchaseResult> {
+    const draws = this.sales.draws;
+    draws.mark(saleId, userId);
+    let entered: 'entered' | 'duplicate' | 'closed';
+    try {
+      entered = await this.entries.enter(saleId, userId, now);
+    } catch (err) {
+      draws.unmark(saleId, userId);
+      this.log.warn({ saleId, userId, err: (err as Error).message }, 'draw entry not written');
+      return REFUSALS.ENTRY_UNAVAILABLE;
+    }
+    if (entered === 'duplicate') return REFUSALS.ALREADY_ENTERED;
+    if (entered === 'closed') {
+      draws.unmark(saleId, userId);
+      return REFUSALS.DRAW_RUNNING;
+    }
+    return { ok: true, entered: true, drawAt: this.sales.get(saleId)!.drawEndsAt };
   }
 
   /** One attempt per interval and one request in flight per shopper; a pass holds the slot until leave(). */

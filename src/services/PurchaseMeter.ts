@@ -9,8 +9,8 @@ export const PURCHASE_SECONDS = [
   0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
 ] as const;
 
-/** Every outcome the route can answer: acceptance, each refusal of the one table, and an internal error. */
-export const OUTCOMES: readonly string[] = ['ACCEPTED', ...Object.keys(REFUSALS), 'INTERNAL'];
+/** Every outcome the route can answer: acceptance, a draw entry, each refusal of the one table, and an internal error. */
+export const OUTCOMES: readonly string[] = ['ACCEPTED', 'ENTERED', ...Object.keys(REFUSALS), 'INTERNAL'];
 
 interface Count {
   n: number;
@@ -33,8 +33,8 @@ export class PurchaseMeter {
   }
 
   /** One answer of the purchase route: its outcome and its time since `startedAt` (from now()). */
-  record(result: { ok: true } | { ok: false; code: string }, startedAt: number): void {
-    if (result.ok) this.accepted.n += 1;
+  record(result: { ok: true; entered?: true } | { ok: false; code: string }, startedAt: number): void {
+    if (result.ok) (result.entered ? this.byCode.get('ENTERED')! : this.accepted).n += 1;
     else (this.byCode.get(result.code) ?? this.internal).n += 1;
     this.latency.observe((this.clock() - startedAt) / 1000);
   }

@@ -7,7 +7,7 @@ import type { OrderRepository } from '../repositories/OrderRepository';
 import type { SaleRepository } from '../repositories/SaleRepository';
 import type { BlacklistService } from './BlacklistService';
 import type { PurchaseFunnel } from './PurchaseFunnel';
-import type { SaleBook } from './SaleBook';
+import { type SaleBook, saleWindow } from './SaleBook';
 
 export class RecoveryService {
   constructor(
@@ -52,7 +52,7 @@ export class RecoveryService {
     const sales = await this.sales.listEndingAfter(new Date(now));
     const buyers = await this.orders.buyersBySale(sales.map((s) => s.id));
     for (const s of sales) {
-      this.book.put({ id: s.id, startsAt: s.startsAt.getTime(), endsAt: s.endsAt.getTime(), stock: s.stock });
+      this.book.put(saleWindow(s));
       this.book.inventory.load(s.id, s.remaining, buyers.get(s.id) ?? []);
     }
     await this.blacklist.load();

@@ -56,6 +56,9 @@ const WORDS: Record<PurchaseCode, RegExp> = {
   TICKET_EXPIRED: /^That code expired\./,
   RESTOCKING: /^This server is fetching more stock\. Your try did not count/,
   QUEUE_UNAVAILABLE: /^We could not take your order just now\. Nothing was charged/,
+  ALREADY_ENTERED: /^You are already in the draw: one entry per shopper\./,
+  DRAW_RUNNING: /^The draw is running\./,
+  ENTRY_UNAVAILABLE: /^We could not record your entry just now\./,
 };
 
 describe('when the purchase request gets each refusal code', () => {
@@ -65,11 +68,15 @@ describe('when the purchase request gets each refusal code', () => {
 
   beforeAll(async () => {
     saleId = await createSale(e2e.shop.c, { stock: 5 });
+  });
+
+  // A shopper per code: one shopper asking for a captcha per code would reach the captcha hand-out's limit.
+  beforeEach(async () => {
     context = await loggedInContext(e2e.browser, e2e.shop, await createUser(e2e.shop.c, 'shopper', 'ivy'));
     page = await context.newPage();
   });
 
-  afterAll(async () => {
+  afterEach(async () => {
     await context?.close();
   });
 

@@ -30,7 +30,7 @@ export async function createShoppers(c: Container, n: number, prefix = 'shopper'
 /** A product and a sale; by default live from a second ago for an hour. */
 export async function createSale(
   c: Container,
-  opts: { stock: number; startsInMs?: number; durationMs?: number; priceCents?: number },
+  opts: { stock: number; startsInMs?: number; durationMs?: number; priceCents?: number; drawWindowSeconds?: number },
 ): Promise<number> {
   const productId = await c.services.catalog.createProduct({
     name: 'Test phone',
@@ -45,6 +45,7 @@ export async function createSale(
     priceCents: opts.priceCents ?? 10000,
     startsAt,
     endsAt: new Date(startsAt.getTime() + (opts.durationMs ?? 3600_000)),
+    ...(opts.drawWindowSeconds ? { allocation: 'draw' as const, drawWindowSeconds: opts.drawWindowSeconds } : {}),
   });
 }
 

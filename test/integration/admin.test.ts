@@ -598,6 +598,67 @@ describe.each(testDatabases())('admin pages on %s', (database) => {
     });
   });
 
+  describe('draw sales', () => {
+    const at = (ms: number) => new Date(Date.now() + ms).toISOString().slice(0, 19);
+    const post = (body: Record<string, string>) =>
+      admin.agent.post('/admin/sales').set('Accept', JSON_ACCEPT).set('X-CSRF-Token', admin.csrf).send(body);
+
+    it('when an admin creates a draw sale, then it has a commitment, no seed yet, and its draw page shows both', async () => {
+      const productId = String(await aProduct());
+      const res = await post({ productId, stock: '5', price: '3', startsAt: at(HOUR), endsAt: at(2 * HOUR), allocation: 'draw', drawWindowSeconds: '10' });
+      expect(res.status).toBe(201);
+      const sale = (await t.c.repos.sales.findById(res.body.id))!;
+      expect(sale).toMatchObject({ allocation: 'draw', drawWindowSeconds: 10, drawState: 'open', drawSeed: null });
+      expect(sale.drawCommitment).toMatch(/^[0-9a-f]{64}$/);
+      const page = await admin.agent.get(`/admin/sales/${res.body.id}/draw`).expect(200);
+      expect(page.text).toContain(sale.drawCommitment!);
+      expect(page.text).toContain('revealed once drawn');
+      const json = await admin.agent.get(`/admin/sales/${res.body.id}/draw`).set('Accept', JSON_ACCEPT).expect(200);
+      expect(json.body.draw).toMatchObject({ window: 10, entries: 0, seed: null, winners: null, commitment: sale.drawCommitment });
+      // The public page shows the commitment and explains the draw, but never the seed before the draw.
+      const pub = await request(t.app).get(`/sales/${res.body.id}`).expect(200);
+      expect(pub.text).toContain('This sale is a draw');
+      expect(pub.text).toContain(sale.drawCommitment!);
+      const form = await admin.agent.get(`/admin/sales/${res.body.id}/edit`).expect(200);
+      expect(form.text).toMatch(/value="draw" checked/);
+      expect(inputValue(form.text, 'drawWindowSeconds')).toBe('10');
+    });
+
+    it.each([
+      ['no window', { drawWindowSeconds: '' }, /from 1 to 3600/],
+      ['a window of 0 s', { drawWindowSeconds: '0' }, /from 1 to 3600/],
+      ['a window longer than the sale', { drawWindowSeconds: '3600', endsAt: '+30m' }, /must end before the sale does/],
+      ['an unknown allocation', { allocation: 'auction' }, /first come or draw/],
+    ])('when an admin sends a draw sale with %s, then 400 with the reason next to the field', async (_what, change, reason) => {
+      const productId = String(await aProduct());
+      const body: Record<string, string> = { productId, stock: '5', price: '3', startsAt: at(HOUR), endsAt: at(2 * HOUR), allocation: 'draw', drawWindowSeconds: '10', ...change };
+      if (body.endsAt === '+30m') body.endsAt = at(HOUR + 1800_000);
+      const res = await post(body);
+      expect(res.status).toBe(400);
+      expect(JSON.stringify(res.body)).toMatch(reason);
+      const form = await admin.agent.post('/admin/sales').type('form').send({ ...body, _csrf: admin.csrf });
+      expect(form.status).toBe(400);
+      expect(form.text).toMatch(reason);
+    });
+
+    it('when an admin turns an upcoming first-come sale into a draw, then it gets a commitment; once started, the allocation is locked', async () => {
+      const id = await aSale({ startsIn: HOUR, endsIn: 2 * HOUR });
+      const sale = (await t.c.repos.sales.findById(id))!;
+      const values = { productId: String(sale.productId), stock: '10', price: '5', startsAt: at(HOUR), endsAt: at(2 * HOUR) };
+      const res = await admin.agent.post(`/admin/sales/${id}`).set('Accept', JSON_ACCEPT).set('X-CSRF-Token', admin.csrf)
+        .send({ ...values, allocation: 'draw', drawWindowSeconds: '15' });
+      expect(res.status).toBe(200);
+      expect((await t.c.repos.sales.findById(id))!.drawCommitment).toMatch(/^[0-9a-f]{64}$/);
+      const started = await aSale({ startsIn: -1000, endsIn: HOUR });
+      const s2 = (await t.c.repos.sales.findById(started))!;
+      const locked = await admin.agent.post(`/admin/sales/${started}`).set('Accept', JSON_ACCEPT).set('X-CSRF-Token', admin.csrf).send({
+        productId: String(s2.productId), stock: '10', price: '5', startsAt: s2.startsAt.toISOString().slice(0, 23), endsAt: at(HOUR), allocation: 'draw', drawWindowSeconds: '5',
+      });
+      expect(locked.status).toBe(409);
+      expect(locked.body.code).toBe('SALE_LOCKED');
+    });
+  });
+
   describe('who may use the admin pages', () => {
     /** Every /admin route in the route table, with an existing id filled in. */
     async function adminRoutes(): Promise<{ method: 'get' | 'post'; path: string }[]> {

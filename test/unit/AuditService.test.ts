@@ -1,8 +1,12 @@
 import type { SaleRecord } from '../../src/repositories/SaleRepository';
-import { AuditOrders, AuditSales, AuditService } from '../../src/services/AuditService';
+import { drawWinners, newDrawSeed } from '../../src/lib/drawShuffle';
+import type { EntryRecord } from '../../src/repositories/DrawRepository';
+import { AuditDraws, AuditOrders, AuditSales, AuditService } from '../../src/services/AuditService';
+
+const FIRST_COME = { allocation: 'first_come', drawWindowSeconds: 0, drawCommitment: null, drawSeed: null, drawState: null, drawnAt: null, drawWinners: null } as const;
 
 function sale(stock: number, remaining: number): SaleRecord {
-  return { id: 7, productId: 1, stock, remaining, priceCents: 100, startsAt: new Date(0), endsAt: new Date(1) };
+  return { id: 7, productId: 1, stock, remaining, priceCents: 100, startsAt: new Date(0), endsAt: new Date(1), ...FIRST_COME };
 }
 
 class FakeSales implements AuditSales {
@@ -24,6 +28,9 @@ class FakeOrders implements AuditOrders {
   }
   async requestIdsBySale() {
     return this.rows.map((r) => r.requestId);
+  }
+  async buyersBySale(saleIds: number[]) {
+    return new Map(saleIds.map((id) => [id, this.rows.map((r) => r.userId)]));
   }
 }
 
@@ -100,5 +107,61 @@ describe('AuditService', () => {
 
     expect(report.ok).toBe(true);
     expect(report.checks[6].detail).toContain('1 of 2 uncertain requests became orders');
+  });
+});
+
+describe('AuditService on a draw sale', () => {
+  const { seed, commitment } = newDrawSeed();
+  const entrants = Array.from({ length: 30 }, (_, i) => 100 + i * 3);
+  const stock = 10;
+  const winners = new Set(drawWinners(seed, entrants, stock));
+  const drawn = (over: Partial<SaleRecord> = {}): SaleRecord => ({
+    ...sale(stock, 0),
+    allocation: 'draw',
+    drawWindowSeconds: 10,
+    drawCommitment: commitment,
+    drawSeed: seed,
+    drawState: 'drawn',
+    drawnAt: new Date(1),
+    drawWinners: stock,
+    ...over,
+  });
+  const entries = (): EntryRecord[] => entrants.map((userId) => ({ userId, outcome: winners.has(userId) ? 'won' : 'lost' }));
+  const draws = (list: EntryRecord[]): AuditDraws => ({ entriesOf: async () => list });
+  const orders = () => new FakeOrders([...winners].map((userId, i) => ({ requestId: `w-${i}`, userId })));
+
+  it('when the winners are those the revealed seed ranks first and have their orders, then the draw checks pass', async () => {
+    const report = await new AuditService(new FakeSales(drawn()), orders(), draws(entries())).audit({ saleId: 7 });
+    expect(failed(report)).toEqual([]);
+    expect(report.checks.map((c) => c.name)).toContain('winners = min(stock, entries)');
+  });
+
+  it('when one loser is marked a winner instead of a true winner, then the recomputation fails', async () => {
+    const list = entries();
+    const loser = list.find((e) => e.outcome === 'lost')!;
+    const winner = list.find((e) => e.outcome === 'won')!;
+    loser.outcome = 'won';
+    winner.outcome = 'lost';
+    const report = await new AuditService(new FakeSales(drawn()), orders(), draws(list)).audit({ saleId: 7 });
+    expect(failed(report)).toContain('every entry won (with its order) or lost, as the seed says');
+  });
+
+  it('when the revealed seed is not the committed one, then the commitment check fails', async () => {
+    const report = await new AuditService(new FakeSales(drawn({ drawCommitment: newDrawSeed().commitment })), orders(), draws(entries())).audit({ saleId: 7 });
+    expect(failed(report)).toContain('the revealed seed matches the commitment');
+  });
+
+  it('when a winner has no order, then the audit says so', async () => {
+    const some = new FakeOrders([...winners].slice(1).map((userId, i) => ({ requestId: `w-${i}`, userId })));
+    const report = await new AuditService(new FakeSales(drawn({ remaining: 1 })), some, draws(entries())).audit({ saleId: 7 });
+    expect(report.failures.join('\n')).toMatch(/won without an order/);
+  });
+
+  it('when fewer entries than units, then all of them win and winners = entries', async () => {
+    const few = entrants.slice(0, 4);
+    const list: EntryRecord[] = few.map((userId) => ({ userId, outcome: 'won' }));
+    const buyers = new FakeOrders(few.map((userId, i) => ({ requestId: `w-${i}`, userId })));
+    const report = await new AuditService(new FakeSales(drawn({ remaining: stock - 4, drawWinners: 4 })), buyers, draws(list)).audit({ saleId: 7 });
+    expect(failed(report)).toEqual([]);
   });
 });

@@ -8,6 +8,8 @@ import { SaleInput, SaleRecord, SaleRepository } from '../../src/repositories/Sa
 import { CatalogService } from '../../src/services/CatalogService';
 import { MemoryInventory, SaleBook } from '../../src/services/SaleBook';
 
+const NO_DRAW = { drawCommitment: null, drawSeed: null, drawState: null, drawnAt: null, drawWinners: null };
+
 const unopened = () => new DataSource({ type: 'better-sqlite3', database: ':memory:' });
 
 class MemoryProducts extends ProductRepository {
@@ -62,13 +64,13 @@ class MemorySales extends SaleRepository {
   }
   override async create(input: SaleInput): Promise<number> {
     const id = this.nextId++;
-    this.rows.set(id, { id, ...input, remaining: input.stock });
+    this.rows.set(id, { ...NO_DRAW, id, ...input, allocation: input.allocation ?? 'first_come', drawWindowSeconds: input.drawWindowSeconds ?? 0, remaining: input.stock });
     return id;
   }
   override async update(id: number, input: SaleInput): Promise<boolean> {
     const row = this.rows.get(id);
     if (!row) return false;
-    this.rows.set(id, { ...row, ...input, remaining: input.stock });
+    this.rows.set(id, { ...row, ...input, allocation: input.allocation ?? 'first_come', drawWindowSeconds: input.drawWindowSeconds ?? 0, remaining: input.stock });
     return true;
   }
   /** Sales whose stock instances hold leases of. */
@@ -166,7 +168,7 @@ describe('CatalogService', () => {
 
       const id = await catalog.createSale(input);
 
-      expect(book.get(id)).toEqual({ id, startsAt: input.startsAt.getTime(), endsAt: input.endsAt.getTime(), stock: 7 });
+      expect(book.get(id)).toEqual({ id, startsAt: input.startsAt.getTime(), endsAt: input.endsAt.getTime(), stock: 7, drawEndsAt: 0 });
       expect(book.inventory.remaining(id)).toBe(7);
     });
 
