@@ -161,6 +161,32 @@ describeCluster('several instances sharing one sale', () => {
     expect((await audit(a, saleId)).failures).toEqual([]);
   });
 
+  it('when a draw sale takes entries through both, then it is drawn once, its units stay unleased until then, and the leftover sells first come from leases', async () => {
+    const saleId = await createSale(a.t.c, { stock: 4, startsInMs: -300, drawWindowSeconds: 3 });
+    await waitFor('the sale known to b', () => b.t.c.services.book.get(saleId) !== undefined);
+    const shoppers = await createShoppers(a.t.c, 3);
+    const entries = await Promise.all(shoppers.map((s, n) => buy((n % 2 ? b : a).base, (n % 2 ? b : a).t.c, saleId, s)));
+    expect(entries.map((r) => r.code)).toEqual(['ENTERED', 'ENTERED', 'ENTERED']);
+    // Nobody leased the draw sale's units: the draw takes its winners from the authority.
+    expect((await ledger(a, saleId)).unleased).toBe(4);
+
+    const drawnBy = (i: Instance) => i.t.c.services.book.drawPhase(saleId, Date.now()) === 'drawn';
+    await waitFor('drawn, as both instances see it', () => drawnBy(a) && drawnBy(b), 20_000);
+    expect(a.t.c.services.draws.drawsRun + b.t.c.services.draws.drawsRun).toBe(1);
+    const afterDraw = await ledger(a, saleId);
+    expect(afterDraw).toMatchObject({ orders: 3, unleased: 1 });
+
+    // Every entrant won (3 entries, 4 units): each instance knows them as buyers.
+    expect(await buyThrough(a, saleId, shoppers[1])).toMatchObject({ code: 'ALREADY_BOUGHT' });
+    expect(await buyThrough(b, saleId, shoppers[0])).toMatchObject({ code: 'ALREADY_BOUGHT' });
+    const [late] = await createShoppers(a.t.c, 1);
+    expect((await buyThrough(b, saleId, late)).status).toBe(202);
+    await waitForOrders(a.t.c);
+    await waitForOrders(b.t.c);
+    expect(await ledger(a, saleId)).toMatchObject({ orders: 4, remaining: 0 });
+    expect((await audit(a, saleId)).failures).toEqual([]);
+  });
+
   it('when a shopper is blacklisted, logged out or a sale is edited on one instance, then the other applies it', async () => {
     const saleId = await createSale(a.t.c, { stock: 5, startsInMs: 3600_000 });
     await waitFor('the sale known to b', () => b.t.c.services.book.get(saleId) !== undefined);
