@@ -150,6 +150,7 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
     ? new ClusterService(shared.timings, shared.leases, shared.inventory, shared.bus, queue as RabbitOrderQueue, repos.orders, book, {
         blacklistChanged: () => blacklist.load(),
         revoked: (userId, floor) => generations.apply(userId, floor),
+        reloadRevocations: () => generations.load(),
         saleChanged: (saleId) => catalog.refreshSale(saleId),
         written: (id) => tracker.written(id),
         failed: (id) => tracker.failed(id),

@@ -24,6 +24,8 @@ export interface ClusterTimings {
 export interface PeerHooks {
   blacklistChanged(): Promise<void>;
   revoked(userId: number, floor: number): void;
+  /** Every revocation still in force, from the database (after news may have been missed). */
+  reloadRevocations(): Promise<void>;
   saleChanged(saleId: number): Promise<void>;
   written(requestId: string): void;
   failed(requestId: string): void;
@@ -138,7 +140,12 @@ export class ClusterService implements ClusterListener {
 
   gap(up: boolean): void {
     this.unsettle('cluster bus gap');
-    if (up) void this.settle();
+    if (!up) return;
+    // What the news would have said, from the database: buyers (settle), blacklist, revocations.
+    void this.settle();
+    void Promise.all([this.hooks.blacklistChanged(), this.hooks.reloadRevocations()]).catch((err: Error) =>
+      this.log.warn({ err: err.message }, 'blacklist or revocations not reloaded after the bus gap'),
+    );
   }
 
   /** The heartbeat: membership and leases renewed; the inventory may sell until this one's lifetime ends. */

@@ -56,7 +56,7 @@ function rig() {
     queue,
     { buyersBySale: async () => new Map([[SALE, [42]]]) },
     book,
-    { blacklistChanged: async () => undefined, revoked: () => undefined, saleChanged: async () => undefined, written: () => undefined, failed: () => undefined },
+    { blacklistChanged: async () => undefined, revoked: () => undefined, reloadRevocations: async () => undefined, saleChanged: async () => undefined, written: () => undefined, failed: () => undefined },
     pino({ level: 'silent' }),
   );
   inventory.settle(new Map());
