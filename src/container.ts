@@ -150,7 +150,10 @@ export function buildContainer(config: Config, overrides: Overrides = {}) {
     ? new ClusterService(shared.timings, shared.leases, shared.inventory, shared.bus, queue as RabbitOrderQueue, repos.orders, book, {
         blacklistChanged: () => blacklist.load(),
         revoked: (userId, floor) => generations.apply(userId, floor),
-        reloadRevocations: () => generations.load(),
+        reloadAll: async () => {
+          await recovery.rebuild();
+          await generations.load();
+        },
         saleChanged: (saleId) => catalog.refreshSale(saleId),
         written: (id) => tracker.written(id),
         failed: (id) => tracker.failed(id),

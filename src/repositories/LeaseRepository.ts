@@ -145,6 +145,11 @@ export class LeaseRepository {
     return rows.map((r) => ({ id: Number(r.id), saleId: Number(r.sale_id), instanceId: r.instance_id, granted: Number(r.granted), expiresAt: Number(r.expires_at) }));
   }
 
+  /** Forgets memberships expired for an hour (incarnations that were killed and never left). */
+  async prune(): Promise<void> {
+    await this.dataSource.query(`DELETE FROM cluster_members WHERE expires_at < ${NOW_MS} - 3600000`);
+  }
+
   /** Leaves the cluster: the membership row goes (its leases were returned before). */
   async leave(instanceId: string): Promise<void> {
     await this.dataSource.query('DELETE FROM cluster_members WHERE incarnation = ?', [instanceId]);

@@ -102,26 +102,31 @@ export class SaleRepository {
   }
 
   /**
-   * The sale's stock as several instances share it: units not leased, units leased and not sold (active
-   * leases), and the ended leases whose count does not balance (granted != written from it + given back).
-   * Null when the sale was never leased.
+   * The sale's stock as several instances share it, read in one transaction (one snapshot, so that a lease
+   * taken or an order written meanwhile cannot make it disagree with itself): orders written, units not
+   * leased, units leased and not sold (active leases), and the ended leases whose count does not balance
+   * (granted != written from it + given back). Null when the sale was never leased.
    */
-  async leaseLedger(id: number): Promise<{ unleased: number; held: number; leases: number; unbalanced: number[] } | null> {
-    const m = this.repo.manager;
-    const leases = (await m.query(
-      'SELECT l.id, l.granted, l.returned, l.state, (SELECT COUNT(*) FROM orders o WHERE o.lease_id = l.id) AS written FROM stock_leases l WHERE l.sale_id = ?',
-      [id],
-    )) as { id: number; granted: number; returned: number | null; state: string; written: number }[];
-    if (leases.length === 0) return null;
-    const [sale] = (await m.query('SELECT unleased FROM flash_sales WHERE id = ?', [id])) as { unleased: number }[];
-    let held = 0;
-    const unbalanced: number[] = [];
-    for (const l of leases) {
-      const written = Number(l.written);
-      if (l.state === 'active') held += Number(l.granted) - written;
-      else if (written + Number(l.returned ?? 0) !== Number(l.granted)) unbalanced.push(Number(l.id));
-    }
-    return { unleased: Number(sale?.unleased ?? 0), held, leases: leases.length, unbalanced };
+  async leaseLedger(id: number): Promise<{ orders: number; unleased: number; held: number; leases: number; unbalanced: number[] } | null> {
+    return this.repo.manager.transaction(async (m) => {
+      const leases = (await m.query(
+        'SELECT l.id, l.granted, l.returned, l.state, (SELECT COUNT(*) FROM orders o WHERE o.lease_id = l.id) AS written FROM stock_leases l WHERE l.sale_id = ?',
+        [id],
+      )) as { id: number; granted: number; returned: number | null; state: string; written: number }[];
+      if (leases.length === 0) return null;
+      const [sale] = (await m.query('SELECT unleased, (SELECT COUNT(*) FROM orders WHERE sale_id = ?) AS orders FROM flash_sales WHERE id = ?', [id, id])) as {
+        unleased: number;
+        orders: number;
+      }[];
+      let held = 0;
+      const unbalanced: number[] = [];
+      for (const l of leases) {
+        const written = Number(l.written);
+        if (l.state === 'active') held += Number(l.granted) - written;
+        else if (written + Number(l.returned ?? 0) !== Number(l.granted)) unbalanced.push(Number(l.id));
+      }
+      return { orders: Number(sale?.orders ?? 0), unleased: Number(sale?.unleased ?? 0), held, leases: leases.length, unbalanced };
+    });
   }
 
   /** Whether instances hold or held leases of this sale's stock. */

@@ -62,12 +62,12 @@ export class AuditService {
       );
       const ledger = this.sales.leaseLedger ? await this.sales.leaseLedger(saleId) : null;
       if (ledger) {
-        const total = orders + ledger.unleased + ledger.held;
+        const total = ledger.orders + ledger.unleased + ledger.held;
         checks.push(
           check(
             'leases balance: orders + unleased + held by instances == initial stock',
             total === sale.stock && ledger.held >= 0 && ledger.unleased >= 0,
-            `${orders} + ${ledger.unleased} + ${ledger.held} = ${total}, initial stock ${sale.stock} (${ledger.leases} leases)`,
+            `${ledger.orders} + ${ledger.unleased} + ${ledger.held} = ${total}, initial stock ${sale.stock} (${ledger.leases} leases)`,
           ),
           check(
             'every ended lease: granted == written from it + given back',

@@ -24,8 +24,8 @@ export interface ClusterTimings {
 export interface PeerHooks {
   blacklistChanged(): Promise<void>;
   revoked(userId: number, floor: number): void;
-  /** Every revocation still in force, from the database (after news may have been missed). */
-  reloadRevocations(): Promise<void>;
+  /** After news may have been missed: the sales' windows, the blacklist and the revocations, from the database. */
+  reloadAll(): Promise<void>;
   saleChanged(saleId: number): Promise<void>;
   written(requestId: string): void;
   failed(requestId: string): void;
@@ -43,7 +43,7 @@ export class ClusterService implements ClusterListener {
 
   constructor(
     private readonly t: ClusterTimings,
-    private readonly leases: Pick<LeaseRepository, 'renew' | 'census' | 'expired' | 'close' | 'leave'>,
+    private readonly leases: Pick<LeaseRepository, 'renew' | 'census' | 'expired' | 'close' | 'leave' | 'prune'>,
     private readonly inventory: LeasedInventory,
     private readonly bus: Pick<ClusterBus, 'start' | 'send' | 'close'>,
     private readonly queue: { stats(): Promise<{ messages: number; consumers: number }> },
@@ -59,6 +59,7 @@ export class ClusterService implements ClusterListener {
     this.inventory.unsettle();
     await this.bus.start(this);
     this.bus.send({ t: 'hello' }); // the others tell what they hold
+    await this.leases.prune();
     await this.renew();
     this.members = Math.max(1, (await this.leases.census()).members);
     const every = (ms: number, work: () => Promise<void> | void) => {
@@ -141,11 +142,9 @@ export class ClusterService implements ClusterListener {
   gap(up: boolean): void {
     this.unsettle('cluster bus gap');
     if (!up) return;
-    // What the news would have said, from the database: buyers (settle), blacklist, revocations.
+    // What the news would have said, from the database: buyers (settle), sales, blacklist, revocations.
     void this.settle();
-    void Promise.all([this.hooks.blacklistChanged(), this.hooks.reloadRevocations()]).catch((err: Error) =>
-      this.log.warn({ err: err.message }, 'blacklist or revocations not reloaded after the bus gap'),
-    );
+    void this.hooks.reloadAll().catch((err: Error) => this.log.warn({ err: err.message }, 'sales, blacklist or revocations not reloaded after the bus gap'));
   }
 
   /** The heartbeat: membership and leases renewed; the inventory may sell until this one's lifetime ends. */

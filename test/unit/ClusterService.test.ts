@@ -32,9 +32,11 @@ class FakeLeases {
     return known;
   }
   async leave() {}
+  async prune() {}
 }
 
 function rig() {
+  const reloads = { n: 0 };
   const leases = new FakeLeases();
   const sent: ClusterNews[] = [];
   const bus = { send: (n: ClusterNews) => void sent.push(n), start: async () => undefined, close: async () => undefined };
@@ -56,14 +58,27 @@ function rig() {
     queue,
     { buyersBySale: async () => new Map([[SALE, [42]]]) },
     book,
-    { blacklistChanged: async () => undefined, revoked: () => undefined, reloadRevocations: async () => undefined, saleChanged: async () => undefined, written: () => undefined, failed: () => undefined },
+    { blacklistChanged: async () => undefined, revoked: () => undefined, reloadAll: async () => void (reloads.n += 1), saleChanged: async () => undefined, written: () => undefined, failed: () => undefined },
     pino({ level: 'silent' }),
   );
   inventory.settle(new Map());
-  return { leases, sent, queue, inventory, service };
+  return { leases, sent, queue, inventory, service, reloads };
 }
 
 const lease = (id: number, instanceId: string): LeaseRow => ({ id, saleId: SALE, instanceId, granted: 10, expiresAt: 0 });
+
+describe('ClusterService.gap', () => {
+  it('when the bus drops, then the buyers are unsettled; when it is back, sales, blacklist and revocations are reloaded and the buyers settled', async () => {
+    const { inventory, service, reloads } = rig();
+    service.gap(false);
+    expect(inventory.isSettled()).toBe(false);
+    expect(reloads.n).toBe(0);
+    service.gap(true);
+    await waitFor('settled after the gap', () => inventory.isSettled());
+    expect(reloads.n).toBe(1);
+    expect(inventory.hasBought(SALE, 42)).toBe(true);
+  });
+});
 
 describe('ClusterService.watch', () => {
   it('when another instance goes silent and then renews, then the buyers are unsettled meanwhile and settled again after', async () => {
