@@ -1,5 +1,5 @@
 import { inflateSync } from 'node:zlib';
-import { seeded } from '../../tools/attack/prng';
+import { seeded } from '../../tools/lib/prng';
 import { CAPTCHA_CHARSET, CAPTCHA_HEIGHT, CAPTCHA_LENGTH, CAPTCHA_WIDTH, renderCaptcha } from '../../src/lib/captchaImage';
 
 

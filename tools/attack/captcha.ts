@@ -6,7 +6,7 @@ import { CAPTCHA_CHARSET, CaptchaStyle, renderCaptcha, renderCaptchaStyled, SHOP
 import { Attack, byteStatsNearest, exactBytes, profileNearest } from './fingerprint';
 import { Knn } from './knn';
 import { ocr, tesseractAvailable } from './ocr';
-import { seeded } from './prng';
+import { seeded } from '../lib/prng';
 import { componentSegmenter, GLYPHS, MAP, projectionSegmenter, Segmenter } from './segment';
 
 interface Args {

@@ -3,7 +3,7 @@
 import { writeFileSync } from 'node:fs';
 import { renderCaptcha } from '../../src/lib/captchaImage';
 import { decodePng, encodePng } from './png';
-import { seeded } from './prng';
+import { seeded } from '../lib/prng';
 
 const COLS = 4;
 const ROWS = 5;

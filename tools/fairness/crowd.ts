@@ -16,17 +16,8 @@ export interface CrowdSettings {
   bots: number;
 }
 
-/** mulberry32: small, fast, seeded; good enough to pace a simulated crowd (the draw's seed is not from here). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The tools' seeded generator, to pace a simulated crowd (the draw's own seed is not from here). */
+export { seeded as seededRandom } from '../lib/prng';
 
 /**
  * People wait on the page and press Buy when the countdown ends, after a reaction time of a few hundred ms

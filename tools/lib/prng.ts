@@ -1,4 +1,4 @@
-// A seeded PRNG (mulberry32) so samples and training sets are reproducible.
+// A seeded PRNG (mulberry32), so that samples, training sets and simulated crowds are reproducible.
 export function seeded(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
