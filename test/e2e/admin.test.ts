@@ -3,8 +3,6 @@
 import type { BrowserContext } from 'playwright-core';
 import { createUser, newContext, screenshot, useShop } from './support/shop';
 
-jest.setTimeout(60_000);
-
 const e2e = useShop();
 let context: BrowserContext;
 

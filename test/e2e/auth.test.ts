@@ -2,8 +2,6 @@
 import type { BrowserContext, Page } from 'playwright-core';
 import { createSale, createUser, newContext, screenshot, useShop } from './support/shop';
 
-jest.setTimeout(60_000);
-
 const e2e = useShop();
 let context: BrowserContext;
 let page: Page;

@@ -10,8 +10,6 @@ import { buildTestApp, TestApp } from '../helpers/buildTestApp';
 import { waitFor } from '../helpers/waitFor';
 import { buyThroughPage, createSale, createUser, eventually, knownCaptcha, launchBrowser, newContext, screenshot, WAIT_MS } from './support/shop';
 
-jest.setTimeout(120_000);
-
 const describeCluster = process.env.TEST_DATABASE_URL && process.env.TEST_AMQP_URL ? describe : describe.skip;
 
 interface Instance {

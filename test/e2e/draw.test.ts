@@ -9,8 +9,6 @@ import { buildTestApp, TestApp } from '../helpers/buildTestApp';
 import { waitFor } from '../helpers/waitFor';
 import { createUser, launchBrowser, loggedInContext, openSale, recordErrors, screenshot, Shop, Shopper, confirmCaptcha, openCaptcha } from './support/shop';
 
-jest.setTimeout(120_000);
-
 /** A shop whose draws run only when the test says (its ticker stopped), so every state can be looked at. */
 async function startShop(reuse?: TestApp, port = 0): Promise<Shop & { port: number }> {
   const app = await buildTestApp(reuse ? { reuse } : {});

@@ -4,8 +4,6 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { buy, createShoppers, waitForOrders } from '../helpers/shoppers';
 import { createSale, createUser, loggedInContext, screenshot, useShop, VIEWPORTS, ViewportName } from './support/shop';
 
-jest.setTimeout(90_000);
-
 const e2e = useShop();
 const contexts: BrowserContext[] = [];
 afterAll(async () => {

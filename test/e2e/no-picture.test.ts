@@ -2,8 +2,6 @@
 // then the purchase with an empty answer. The server refuses an answer sent before the wait is over.
 import { clickBuy, createSale, createUser, loggedInContext, openSale, useShop, WAIT_MS } from './support/shop';
 
-jest.setTimeout(60_000);
-
 const WAIT = 3000;
 const e2e = useShop({ env: { CAPTCHA_WAIT_MS: String(WAIT) } });
 

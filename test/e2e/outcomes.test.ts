@@ -19,8 +19,6 @@ import {
   useShop,
 } from './support/shop';
 
-jest.setTimeout(90_000);
-
 const e2e = useShop({ env: { USER_INTERVAL_MS: '10000' }, captcha: knownCaptcha() });
 
 /** Refusals of the login and registration forms, which show them next to the form (accounts.test.ts). */

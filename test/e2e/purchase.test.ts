@@ -21,8 +21,6 @@ import {
   WAIT_MS,
 } from './support/shop';
 
-jest.setTimeout(90_000);
-
 // Real pacing: one purchase attempt per shopper per 10 s, as in production.
 const e2e = useShop({ env: { USER_INTERVAL_MS: '10000' }, captcha: knownCaptcha() });
 

@@ -14,8 +14,6 @@ import {
   useShop,
 } from './support/shop';
 
-jest.setTimeout(60_000);
-
 const e2e = useShop({ captcha: knownCaptcha() });
 
 it('when a sale opens a few seconds later, then the countdown runs, the challenge comes sealed, and at the start the key opens it and the button lights up without a reload', async () => {

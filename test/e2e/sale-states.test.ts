@@ -12,8 +12,6 @@ import {
   VIEWPORTS,
 } from './support/shop';
 
-jest.setTimeout(90_000);
-
 const e2e = useShop();
 let shopper: Shopper;
 const sales: Record<string, number> = {};

@@ -16,8 +16,6 @@ import {
   useShop,
 } from './support/shop';
 
-jest.setTimeout(60_000);
-
 const e2e = useShop();
 
 interface Answer {

@@ -11,8 +11,6 @@ import { buy, createSale, waitForOrders } from '../helpers/shoppers';
 import { waitUntil } from '../helpers/waitFor';
 import type { ProofChallenge } from '../../src/services/ProofOfWork';
 
-jest.setTimeout(120_000);
-
 type App = Parameters<typeof request>[0];
 const JSON_ACCEPT = 'application/json';
 const PASSWORD = 'correct horse battery';

@@ -7,8 +7,6 @@ import { audit } from '../../src/cli/audit';
 import { AuditService } from '../../src/services/AuditService';
 import { buildTestApp, TestApp, testDatabases } from '../helpers/buildTestApp';
 
-jest.setTimeout(60_000);
-
 describe.each(testDatabases())('audit on %s', (database) => {
   let t: TestApp;
   let saleId: number;

@@ -10,8 +10,6 @@ import { buy, createSale, createShoppers, Shopper } from '../helpers/shoppers';
 import { waitFor } from '../helpers/waitFor';
 import { unseal } from '../../tools/bench/journey';
 
-jest.setTimeout(60_000);
-
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNgAAAAAgABSK+kcQAAAABJRU5ErkJggg==', 'base64');
 
 interface Answer {

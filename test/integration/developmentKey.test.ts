@@ -10,8 +10,6 @@ import { loadConfig } from '../../src/config/loadConfig';
 import { buildContainer } from '../../src/container';
 import { fixedCaptcha } from '../helpers/buildTestApp';
 
-jest.setTimeout(60_000);
-
 describe('the development key', () => {
   let dir: string;
 

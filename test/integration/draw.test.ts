@@ -10,8 +10,6 @@ import { listen } from '../helpers/listen';
 import { buy, createSale, createShoppers, Shopper, waitForOrders } from '../helpers/shoppers';
 import { waitFor } from '../helpers/waitFor';
 
-jest.setTimeout(90_000);
-
 /** A draw sale opened half a second ago whose entries close `windowSeconds` after its opening. */
 async function drawSale(c: Container, stock: number, windowSeconds = 4): Promise<{ saleId: number; drawAt: number }> {
   const saleId = await createSale(c, { stock, startsInMs: -500, drawWindowSeconds: windowSeconds });

@@ -5,8 +5,6 @@ import { buildTestApp, TestApp, testDatabases } from '../helpers/buildTestApp';
 import { listen } from '../helpers/listen';
 import { buy, createSale, createShoppers, Shopper, waitForOrders } from '../helpers/shoppers';
 
-jest.setTimeout(60_000);
-
 const BAD_PATH = 'AAAAAAAAAAAAAAAA';
 const CROSS_SITE = { Origin: 'https://elsewhere.example' };
 

@@ -12,8 +12,6 @@ import { listen } from '../helpers/listen';
 import { registrationProof } from '../helpers/proofOfWork';
 import { createSale, createShoppers, Shopper, waitForOrders } from '../helpers/shoppers';
 
-jest.setTimeout(120_000);
-
 const JSON_ACCEPT = 'application/json';
 const PASSWORD = 'correct horse battery';
 

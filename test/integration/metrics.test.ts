@@ -8,8 +8,6 @@ import { buildTestApp, TestApp, testBackends } from '../helpers/buildTestApp';
 import { listen } from '../helpers/listen';
 import { buy, createSale, createShoppers, waitForOrders } from '../helpers/shoppers';
 
-jest.setTimeout(60_000);
-
 type Families = ReturnType<typeof parsePrometheusTextFormat>;
 
 function family(all: Families, name: string) {

@@ -4,8 +4,6 @@ import { listen } from '../helpers/listen';
 import { buy, createSale, createShoppers } from '../helpers/shoppers';
 import { waitFor } from '../helpers/waitFor';
 
-jest.setTimeout(30_000);
-
 function spin(ms: number): void {
   const end = performance.now() + ms;
   while (performance.now() < end) {

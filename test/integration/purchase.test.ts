@@ -3,8 +3,6 @@ import { buildTestApp, CAPTCHA_TEXT, TestApp, testBackends } from '../helpers/bu
 import { listen } from '../helpers/listen';
 import { buy, createSale, createShoppers, waitForOrders } from '../helpers/shoppers';
 
-jest.setTimeout(60_000);
-
 describe.each(testBackends())('purchase funnel on $database + $queue', (backend) => {
   let t: TestApp;
   let server: { base: string; close(): Promise<void> };

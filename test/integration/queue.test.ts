@@ -7,8 +7,6 @@ import { listen } from '../helpers/listen';
 import { buy, createSale, createShoppers, waitForOrders } from '../helpers/shoppers';
 import { tcpProxy } from '../../tools/lib/tcpProxy';
 
-jest.setTimeout(60_000);
-
 async function publishRaw(t: TestApp, body: string): Promise<void> {
   const q = t.c.queue;
   if (q instanceof MemoryOrderQueue) q.publishRaw(body);

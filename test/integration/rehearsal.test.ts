@@ -4,8 +4,6 @@ import { buildTestApp, TestApp, testBackends } from '../helpers/buildTestApp';
 import { listen } from '../helpers/listen';
 import { buy, createSale, createShoppers, waitForOrders } from '../helpers/shoppers';
 
-jest.setTimeout(60_000);
-
 describe.each(testBackends())('rehearsal before opening on $database + $queue', (backend) => {
   let t: TestApp;
 

@@ -14,8 +14,6 @@ import { RestartSchedule, ThreadOrderWriter } from '../../src/queue/ThreadOrderW
 import { DEFAULT_HOLD } from '../../src/queue/WriterHold';
 import { waitFor } from '../helpers/waitFor';
 
-jest.setTimeout(10_000);
-
 const fakes = path.join(__dirname, '../helpers/fakeWriters');
 const log = pino({ level: 'silent' });
 /** The fakes read only logLevel; the rest is there because a real writer needs it. */
@@ -27,7 +25,6 @@ const settings: WriterSettings = {
   pace: new PurchasePace().buffer,
   hold: DEFAULT_HOLD,
 };
-
 
 /** A restart schedule in the test's hand: it records each delay asked for and runs restarts on demand. */
 function manualSchedule() {
