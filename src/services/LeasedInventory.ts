@@ -115,10 +115,10 @@ export class LeasedInventory implements Inventory {
    * while the authority still has units (a refill is on its way), or the cluster's buyers are unsettled and
    * the shopper was not served here before.
    */
-  stalled(saleId: number, userId: number): boolean {
+  stalled(saleId: number, userId: number, now: number): boolean {
     const s = this.slices.get(saleId);
     if (!s) return false;
-    if (this.clock() >= this.validUntil) return true;
+    if (now >= this.validUntil) return true;
     if (s.available <= 0) {
       this.refill(saleId, s); // nothing to do while the authority is empty (a silent instance's units may come back)
       return true;

@@ -271,7 +271,7 @@ export class PurchaseFunnel<R = unknown> {
     if (draw === 'drawing') return REFUSALS.DRAW_RUNNING;
     if (inventory.isSoldOut(saleId)) return REFUSALS.SOLD_OUT;
     if (inventory.hasBought(saleId, userId)) return REFUSALS.ALREADY_BOUGHT;
-    if (purchase && draw !== 'entering' && inventory.stalled(saleId, userId)) return REFUSALS.RESTOCKING;
+    if (purchase && draw !== 'entering' && inventory.stalled(saleId, userId, now)) return REFUSALS.RESTOCKING;
     return null;
   }
 

@@ -105,7 +105,7 @@ export interface Inventory {
   isSoldOut(saleId: number): boolean;
   hasBought(saleId: number, userId: number): boolean;
   /** True while this shopper must wait for stock this process cannot sell yet (several instances only). */
-  stalled(saleId: number, userId: number): boolean;
+  stalled(saleId: number, userId: number, now: number): boolean;
   tryReserve(saleId: number, userId: number): ReserveResult;
   /** The stock lease a unit reserved now comes from (several instances only). */
   leaseOf(saleId: number): number | undefined;

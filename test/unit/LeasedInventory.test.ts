@@ -67,23 +67,23 @@ const flush = () => new Promise((r) => setImmediate(r));
 
 describe('LeasedInventory', () => {
   it('when the slice is empty, then the shopper waits (not sold out) while a lease of a share of what is left is taken', async () => {
-    const { inventory, authority } = rig(100, 2);
+    const { inventory, authority, at } = rig(100, 2);
 
     expect(inventory.isSoldOut(SALE)).toBe(false);
-    expect(inventory.stalled(SALE, 7)).toBe(true);
+    expect(inventory.stalled(SALE, 7, at())).toBe(true);
     expect(authority.takes).toEqual([expect.objectContaining({ leaseId: null, want: 25 })]);
-    expect(inventory.stalled(SALE, 7)).toBe(true);
+    expect(inventory.stalled(SALE, 7, at())).toBe(true);
     expect(authority.takes).toHaveLength(1); // one refill at a time
 
     await authority.grant();
-    expect(inventory.stalled(SALE, 7)).toBe(false);
+    expect(inventory.stalled(SALE, 7, at())).toBe(false);
     expect(inventory.tryReserve(SALE, 7)).toBe('reserved');
     expect(inventory.leaseOf(SALE)).toBe(1);
   });
 
   it('when the slice runs low, then it is topped up ahead, in leases that shrink with the stock', async () => {
-    const { inventory, authority } = rig(100, 2);
-    inventory.stalled(SALE, 1);
+    const { inventory, authority, at } = rig(100, 2);
+    inventory.stalled(SALE, 1, at());
     await authority.grant(); // 25
     let user = 1;
     while (authority.takes.length === 0) expect(inventory.tryReserve(SALE, user++)).toBe('reserved');
@@ -94,8 +94,8 @@ describe('LeasedInventory', () => {
   });
 
   it('when the authority is empty and the slice too, then sold out, told to the others once', async () => {
-    const { inventory, authority, news } = rig(3, 1);
-    inventory.stalled(SALE, 1);
+    const { inventory, authority, news, at } = rig(3, 1);
+    inventory.stalled(SALE, 1, at());
     await authority.grant(); // 2 (half of 3, rounded up)
     expect(inventory.tryReserve(SALE, 1)).toBe('reserved');
     await authority.grant(); // the refill takes the last one: empty
@@ -109,19 +109,19 @@ describe('LeasedInventory', () => {
 
   it('when the leases were not renewed in time, then it stops selling before they can expire (fencing)', async () => {
     const { inventory, authority, advance, at } = rig(100);
-    inventory.stalled(SALE, 1);
+    inventory.stalled(SALE, 1, at());
     await authority.grant();
     advance(TTL - 1000 - 1);
-    expect(inventory.stalled(SALE, 1)).toBe(false);
+    expect(inventory.stalled(SALE, 1, at())).toBe(false);
     advance(1);
-    expect(inventory.stalled(SALE, 1)).toBe(true);
+    expect(inventory.stalled(SALE, 1, at())).toBe(true);
     inventory.renewed(at(), TTL, [1]);
-    expect(inventory.stalled(SALE, 1)).toBe(false);
+    expect(inventory.stalled(SALE, 1, at())).toBe(false);
   });
 
   it('when a renewal finds the lease gone (reclaimed by another instance), then its units are dropped here', async () => {
     const { inventory, authority, advance, at } = rig(100);
-    inventory.stalled(SALE, 1);
+    inventory.stalled(SALE, 1, at());
     await authority.grant();
     advance(10);
     inventory.renewed(at(), TTL, []);
@@ -132,7 +132,7 @@ describe('LeasedInventory', () => {
   it('when a renewal sent before the lease was granted does not list it, then the lease is kept', async () => {
     const { inventory, authority, at, advance } = rig(100);
     const sentAt = at();
-    inventory.stalled(SALE, 1);
+    inventory.stalled(SALE, 1, at());
     advance(5);
     await authority.grant();
     inventory.renewed(sentAt, TTL, []);
@@ -140,8 +140,8 @@ describe('LeasedInventory', () => {
   });
 
   it('when a refill finds the lease fenced, then the slice starts a new lease next time', async () => {
-    const { inventory, authority } = rig(100);
-    inventory.stalled(SALE, 1);
+    const { inventory, authority, at } = rig(100);
+    inventory.stalled(SALE, 1, at());
     await authority.grant();
     while (authority.takes.length === 0) inventory.tryReserve(SALE, Math.random() * 1e9);
     authority.takes.shift()!.answer(new LeaseFencedError(1));
@@ -152,7 +152,7 @@ describe('LeasedInventory', () => {
 
   it('when a publish fails, then the unit goes back only into the lease it came from', async () => {
     const { inventory, authority, advance, at } = rig(100);
-    inventory.stalled(SALE, 1);
+    inventory.stalled(SALE, 1, at());
     await authority.grant();
     expect(inventory.tryReserve(SALE, 1)).toBe('reserved');
     const held = inventory.held();
@@ -168,22 +168,22 @@ describe('LeasedInventory', () => {
   });
 
   it('when the cluster is unsettled, then only shoppers served here before may buy', async () => {
-    const { inventory, authority } = rig(100);
-    inventory.stalled(SALE, 1);
+    const { inventory, authority, at } = rig(100);
+    inventory.stalled(SALE, 1, at());
     await authority.grant();
-    expect(inventory.stalled(SALE, 1)).toBe(false);
+    expect(inventory.stalled(SALE, 1, at())).toBe(false);
 
     inventory.unsettle();
-    expect(inventory.stalled(SALE, 1)).toBe(false);
-    expect(inventory.stalled(SALE, 2)).toBe(true);
+    expect(inventory.stalled(SALE, 1, at())).toBe(false);
+    expect(inventory.stalled(SALE, 2, at())).toBe(true);
     inventory.settle(new Map([[SALE, [2]]]));
     expect(inventory.hasBought(SALE, 2)).toBe(true);
-    expect(inventory.stalled(SALE, 3)).toBe(false);
+    expect(inventory.stalled(SALE, 3, at())).toBe(false);
   });
 
   it('when a silent instance may still give units back, then an empty slice is not sold out: shoppers wait', async () => {
-    const { inventory, authority } = rig(2, 1);
-    inventory.stalled(SALE, 1);
+    const { inventory, authority, at } = rig(2, 1);
+    inventory.stalled(SALE, 1, at());
     await authority.grant(); // 1
     inventory.tryReserve(SALE, 1);
     await authority.grant(); // the last one: empty
@@ -192,14 +192,14 @@ describe('LeasedInventory', () => {
 
     inventory.awaitReturns([SALE]);
     expect(inventory.isSoldOut(SALE)).toBe(false);
-    expect(inventory.stalled(SALE, 3)).toBe(true);
+    expect(inventory.stalled(SALE, 3, at())).toBe(true);
     inventory.awaitReturns([]);
     expect(inventory.isSoldOut(SALE)).toBe(true);
   });
 
   it('when another instance still holds units, then an empty slice here is not sold out; it tells its own holding as it changes', async () => {
-    const { inventory, authority, news } = rig(2, 1);
-    inventory.stalled(SALE, 1);
+    const { inventory, authority, news, at } = rig(2, 1);
+    inventory.stalled(SALE, 1, at());
     await authority.grant(); // 1
     expect(news.held).toEqual([1]);
     inventory.tryReserve(SALE, 1);
@@ -209,7 +209,7 @@ describe('LeasedInventory', () => {
 
     inventory.peerHolds('b#1', SALE, 3);
     expect(inventory.isSoldOut(SALE)).toBe(false);
-    expect(inventory.stalled(SALE, 3)).toBe(true);
+    expect(inventory.stalled(SALE, 3, at())).toBe(true);
     inventory.peerHolds('b#1', SALE, 0);
     expect(inventory.isSoldOut(SALE)).toBe(true);
     inventory.peerHolds('c#1', SALE, 1);
@@ -218,8 +218,8 @@ describe('LeasedInventory', () => {
   });
 
   it('when the authority is empty and this slice sits idle, then it goes back and the others hear it', async () => {
-    const { inventory, authority, news, advance } = rig(4, 1);
-    inventory.stalled(SALE, 1);
+    const { inventory, authority, news, advance, at } = rig(4, 1);
+    inventory.stalled(SALE, 1, at());
     await authority.grant(); // 2
     inventory.tryReserve(SALE, 1);
     await authority.grant(); // 1, the authority has 1 left
