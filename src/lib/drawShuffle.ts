@@ -4,6 +4,7 @@
 // the first `units` of it win. The rank depends only on the seed and the shopper, so neither the order in
 // which entries arrived nor how they are listed can change who wins.
 import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { Heap } from './Heap';
 
 export interface DrawSeed {
   /** 32 random bytes, hex. */
@@ -63,39 +64,13 @@ export function drawWinners(seed: string, userIds: readonly number[], units: num
 export async function drawWinnersInSlices(seed: string, userIds: readonly number[], units: number, slice = 2000): Promise<number[]> {
   const key = Buffer.from(seed, 'hex');
   const size = Math.max(0, Math.min(units, userIds.length));
-  const best: Ranked[] = [];
+  // The worst of the best so far on top, so that a better entry replaces it.
+  const best = new Heap<Ranked>((a, b) => byRank(a, b) > 0);
   for (let i = 0; i < userIds.length; i++) {
     const r = ranked(key, userIds[i]);
-    if (best.length < size) pushWorstFirst(best, r);
-    else if (size > 0 && byRank(r, best[0]) < 0) replaceWorst(best, r);
+    if (best.size < size) best.push(r);
+    else if (size > 0 && byRank(r, best.peek()!) < 0) best.replaceTop(r);
     if ((i + 1) % slice === 0) await new Promise((resolve) => setImmediate(resolve));
   }
-  return best.sort(byRank).map((r) => r.userId);
-}
-
-/** A binary heap ordered so that the entry ranked last is at index 0. */
-function pushWorstFirst(heap: Ranked[], r: Ranked): void {
-  heap.push(r);
-  let i = heap.length - 1;
-  while (i > 0) {
-    const p = (i - 1) >> 1;
-    if (byRank(heap[p], heap[i]) >= 0) break;
-    [heap[p], heap[i]] = [heap[i], heap[p]];
-    i = p;
-  }
-}
-
-function replaceWorst(heap: Ranked[], r: Ranked): void {
-  heap[0] = r;
-  let i = 0;
-  for (;;) {
-    const l = 2 * i + 1;
-    const rt = l + 1;
-    let m = i;
-    if (l < heap.length && byRank(heap[l], heap[m]) > 0) m = l;
-    if (rt < heap.length && byRank(heap[rt], heap[m]) > 0) m = rt;
-    if (m === i) return;
-    [heap[m], heap[i]] = [heap[i], heap[m]];
-    i = m;
-  }
+  return best.toArray().sort(byRank).map((r) => r.userId);
 }

@@ -24,6 +24,7 @@ import { CaptchaService } from '../../src/services/CaptchaService';
 import { CatalogService } from '../../src/services/CatalogService';
 import { DrawService } from '../../src/services/DrawService';
 import { PurchaseMeter } from '../../src/services/PurchaseMeter';
+import { Heap } from '../../src/lib/Heap';
 import { seededRandom, planCrowd, ShopperPlan } from './crowd';
 
 export type Mode = 'firstCome' | 'draw';
@@ -54,44 +55,17 @@ export interface Simulation {
 const ANSWER = 'AbCd5';
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNgAAAAAgABSK+kcQAAAABJRU5ErkJggg==', 'base64');
 
-/** A tiny binary heap of timed events: the simulated clock jumps from one to the next. */
+/** The timed events: the simulated clock jumps from one to the next (in order of time, then of adding). */
 class Agenda {
-  private readonly heap: { at: number; n: number; run: () => Promise<void> | void }[] = [];
+  private readonly heap = new Heap<{ at: number; n: number; run: () => Promise<void> | void }>((a, b) => a.at < b.at || (a.at === b.at && a.n < b.n));
   private n = 0;
   add(at: number, run: () => Promise<void> | void): void {
-    const h = this.heap;
-    h.push({ at, n: this.n++, run });
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (before(h[p], h[i])) break;
-      [h[p], h[i]] = [h[i], h[p]];
-      i = p;
-    }
+    this.heap.push({ at, n: this.n++, run });
   }
   next(): { at: number; run: () => Promise<void> | void } | undefined {
-    const h = this.heap;
-    if (h.length === 0) return undefined;
-    const top = h[0];
-    const last = h.pop()!;
-    if (h.length > 0) {
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < h.length && before(h[l], h[m])) m = l;
-        if (r < h.length && before(h[r], h[m])) m = r;
-        if (m === i) break;
-        [h[m], h[i]] = [h[i], h[m]];
-        i = m;
-      }
-    }
-    return top;
+    return this.heap.pop();
   }
 }
-const before = (a: { at: number; n: number }, b: { at: number; n: number }) => a.at < b.at || (a.at === b.at && a.n < b.n);
 
 /** A request as node:http hands it to the purchase route: a real IncomingMessage on a socket with the shopper's address. */
 function requestFrom(ip: string, cookie: string): IncomingMessage {
