@@ -155,15 +155,6 @@ export class LeaseRepository {
     await this.dataSource.query('DELETE FROM cluster_members WHERE incarnation = ?', [instanceId]);
   }
 
-  /** Active leases of every instance (for the audit and the operator). */
-  async active(saleId: number): Promise<LeaseRow[]> {
-    const rows = (await this.dataSource.query(
-      `SELECT id, sale_id, instance_id, granted, expires_at FROM stock_leases WHERE sale_id = ? AND state = 'active'`,
-      [saleId],
-    )) as { id: number; sale_id: number; instance_id: string; granted: number; expires_at: number }[];
-    return rows.map((r) => ({ id: Number(r.id), saleId: Number(r.sale_id), instanceId: r.instance_id, granted: Number(r.granted), expiresAt: Number(r.expires_at) }));
-  }
-
   private async transaction<T>(work: (q: QueryRunner) => Promise<T>): Promise<T> {
     this.ops.stock += 1;
     const runner = this.dataSource.createQueryRunner();
