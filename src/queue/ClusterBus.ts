@@ -70,11 +70,13 @@ export class ClusterBus {
     this.schedule();
   }
 
+  /** Sends what is waiting, then closes: the channel first, which the broker acknowledges after the messages sent on it. */
   async close(): Promise<void> {
     this.flush();
     this.closing = true;
-    const conn = this.conn;
+    const { conn, ch } = this;
     this.conn = this.ch = null;
+    await ch?.close().catch(() => undefined);
     await conn?.close().catch(() => undefined);
   }
 

@@ -87,14 +87,15 @@ export class LeaseRepository {
     return rows.map((r) => Number(r.id));
   }
 
-  /** Instances alive, and whether any active lease has expired (then `expired()` tells which), in one call. */
-  async census(): Promise<{ members: number; expired: number }> {
+  /** The instances alive (incarnations), and whether any active lease has expired (then `expired()` tells which), in one call. */
+  async census(): Promise<{ members: string[]; expired: number }> {
     this.ops.heartbeat += 1;
-    const [row] = (await this.dataSource.query(
-      `SELECT COUNT(*) AS members, (SELECT COUNT(*) FROM stock_leases WHERE state = 'active' AND expires_at < ${NOW_MS}) AS expired FROM cluster_members WHERE expires_at > ${NOW_MS}`,
-    )) as { members: number; expired: number }[];
-    return { members: Number(row.members), expired: Number(row.expired) };
+    const rows = (await this.dataSource.query(
+      `SELECT incarnation, (SELECT COUNT(*) FROM stock_leases WHERE state = 'active' AND expires_at < ${NOW_MS}) AS expired FROM cluster_members WHERE expires_at > ${NOW_MS}`,
+    )) as { incarnation: string; expired: number }[];
+    return { members: rows.map((r) => r.incarnation), expired: Number(rows[0]?.expired ?? 0) };
   }
+
 
   /** Gives `units` of an active lease back to the sale's unleased stock (units the instance will not sell). */
   async giveBack(leaseId: number, units: number): Promise<boolean> {

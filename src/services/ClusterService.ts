@@ -61,7 +61,7 @@ export class ClusterService implements ClusterListener {
     this.bus.send({ t: 'hello' }); // the others tell what they hold
     await this.leases.prune();
     await this.renew();
-    this.members = Math.max(1, (await this.leases.census()).members);
+    this.members = Math.max(1, (await this.leases.census()).members.length);
     const every = (ms: number, work: () => Promise<void> | void) => {
       const timer = setInterval(() => {
         Promise.resolve()
@@ -172,7 +172,10 @@ export class ClusterService implements ClusterListener {
   async watch(): Promise<void> {
     const suspecting = this.suspected.size > 0;
     const census = await this.leases.census();
-    this.members = Math.max(1, census.members);
+    this.members = Math.max(1, census.members.length);
+    // What a peer that is gone held (a message lost as it left, say) no longer counts; once our own row
+    // is expired too, the census says nothing (we are fenced until the next renewal anyway).
+    if (census.members.includes(this.t.incarnation)) this.inventory.keepPeers(new Set(census.members));
     const expired = census.expired === 0 ? [] : (await this.leases.expired(0)).filter((l) => l.instanceId !== this.t.incarnation);
     const still = new Set(expired.map((l) => l.id));
     for (const id of [...this.suspected.keys()]) if (!still.has(id)) this.suspected.delete(id); // renewed after all

@@ -43,6 +43,8 @@ interface Slice {
   unleased: number;
   /** The authority has nothing left (as last heard): an empty slice then means sold out. */
   exhausted: boolean;
+  /** Counts the restocks heard: a lease answered after one must not mark the authority empty on stale news. */
+  restocks: number;
   refilling: boolean;
   lastSaleAt: number;
   buyers: Set<number>;
@@ -82,6 +84,7 @@ export class LeasedInventory implements Inventory {
       available: 0,
       unleased: Math.max(0, remaining),
       exhausted: remaining <= 0,
+      restocks: 0,
       refilling: false,
       lastSaleAt: 0,
       buyers: new Set(buyers),
@@ -194,6 +197,11 @@ export class LeasedInventory implements Inventory {
     for (const s of this.slices.values()) s.peersHolding.delete(peer);
   }
 
+  /** Only these instances are alive: any other's holding, as last told, is gone with it. */
+  keepPeers(alive: ReadonlySet<string>): void {
+    for (const s of this.slices.values()) for (const peer of s.peersHolding) if (!alive.has(peer)) s.peersHolding.delete(peer);
+  }
+
   /** What this instance holds, sale by sale (told to a joining instance). */
   holdings(): { saleId: number; units: number }[] {
     return [...this.slices].filter(([, s]) => s.available > 0).map(([saleId, s]) => ({ saleId, units: s.available }));
@@ -201,7 +209,9 @@ export class LeasedInventory implements Inventory {
 
   markRestocked(saleId: number): void {
     const s = this.slices.get(saleId);
-    if (s) s.exhausted = false;
+    if (!s) return;
+    s.exhausted = false;
+    s.restocks += 1;
   }
 
   /** The sales whose units a silent instance holds, until its leases are reclaimed (then `restocked`). */
@@ -295,6 +305,7 @@ export class LeasedInventory implements Inventory {
     if (s.refilling || s.exhausted) return;
     s.refilling = true;
     const want = this.leaseSize(s);
+    const restocks = s.restocks;
     this.authority.take(saleId, s.leaseId, want).then(
       (grant) => {
         s.refilling = false;
@@ -304,7 +315,7 @@ export class LeasedInventory implements Inventory {
         if (s.available === 0 && grant.took > 0) this.news.held(saleId, grant.took);
         s.available += grant.took;
         s.unleased = grant.unleasedLeft;
-        if (grant.unleasedLeft === 0 && !s.exhausted) {
+        if (grant.unleasedLeft === 0 && !s.exhausted && s.restocks === restocks) {
           s.exhausted = true;
           this.news.exhausted(saleId);
         }

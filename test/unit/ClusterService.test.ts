@@ -19,7 +19,7 @@ class FakeLeases {
   readonly ops = { stock: 0, heartbeat: 0 };
 
   async census() {
-    return { members: this.members, expired: this.expiredNow.length };
+    return { members: ['a#1', 'b#1', 'c#1'].slice(0, this.members), expired: this.expiredNow.length };
   }
   async expired(graceMs: number) {
     return graceMs === 0 ? this.expiredNow : this.expiredPastGrace;

@@ -217,6 +217,27 @@ describe('LeasedInventory', () => {
     expect(inventory.isSoldOut(SALE)).toBe(true);
   });
 
+  it('when units are given back while a lease is on its way, then its answer "nothing left" does not mark the authority empty', async () => {
+    const { inventory, authority, news, at } = rig(1, 1);
+    inventory.stalled(SALE, 1, at()); // asks for a lease
+    authority.unleased = 0; // another instance took the last unit first...
+    inventory.markRestocked(SALE); // ...and gave one back before this lease's answer came
+    await authority.grant();
+    expect(news.exhausted).toBe(0);
+    expect(inventory.isSoldOut(SALE)).toBe(false);
+  });
+
+  it('when a peer is no longer alive, then what it said it held no longer counts', async () => {
+    const { inventory, authority, at } = rig(1, 1);
+    inventory.stalled(SALE, 1, at());
+    await authority.grant();
+    inventory.tryReserve(SALE, 1);
+    inventory.peerHolds('b#1', SALE, 2);
+    expect(inventory.isSoldOut(SALE)).toBe(false);
+    inventory.keepPeers(new Set(['a#1', 'c#1']));
+    expect(inventory.isSoldOut(SALE)).toBe(true);
+  });
+
   it('when the authority is empty and this slice sits idle, then it goes back and the others hear it', async () => {
     const { inventory, authority, news, advance, at } = rig(4, 1);
     inventory.stalled(SALE, 1, at());
