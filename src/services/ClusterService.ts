@@ -173,10 +173,11 @@ export class ClusterService implements ClusterListener {
     const suspecting = this.suspected.size > 0;
     const census = await this.leases.census();
     this.members = Math.max(1, census.members.length);
-    // What a peer that is gone held (a message lost as it left, say) no longer counts; once our own row
-    // is expired too, the census says nothing (we are fenced until the next renewal anyway).
-    if (census.members.includes(this.t.incarnation)) this.inventory.keepPeers(new Set(census.members));
     const expired = census.expired === 0 ? [] : (await this.leases.expired(0)).filter((l) => l.instanceId !== this.t.incarnation);
+    // What a peer that is gone for good held (a message lost as it left, say) no longer counts. A silent one
+    // whose lease is still active keeps its holding: it may come back and sell it. Once our own row is
+    // expired too, the census says nothing (we are fenced until the next renewal anyway).
+    if (census.members.includes(this.t.incarnation)) this.inventory.keepPeers(new Set([...census.members, ...expired.map((l) => l.instanceId)]));
     const still = new Set(expired.map((l) => l.id));
     for (const id of [...this.suspected.keys()]) if (!still.has(id)) this.suspected.delete(id); // renewed after all
     for (const l of expired) {
